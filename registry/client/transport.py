@@ -1,0 +1,334 @@
+"""One pooled HTTP session per registry: auth, timeouts, bounded retries, typed errors."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import errors
+from .auth import Challenge, TokenCache, may_send_credentials, parse_challenge, scope_for
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails the request instead of stalling
+BACKOFF_BASE = 0.25
+
+
+class Transport:
+    """Sends requests to one registry and turns every failure into a `RegistryError`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str = "",
+        password: str = "",
+        verify: bool | str = True,
+        timeout: float = 15.0,
+        max_retries: int = 4,
+        pool_size: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._username = username
+        self._password = password
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self._tokens = TokenCache()
+        self._basic = False  # set once the registry asks for Basic auth
+        self._count_lock = threading.Lock()
+        self.requests_made = 0
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.headers["User-Agent"] = "registry-janitor/0.1"
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the one entry point -------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> requests.Response:
+        """Send one request; retry rate limits and gateway errors; raise on anything not `ok`.
+
+        `what` says in plain words what the request was for ("listing the tags of
+        app/web"): it goes into every error message.
+        """
+        url = urljoin(self.base_url + "/", path_or_url)
+        method = method.upper()
+        scope = scope_for(method, urlsplit(url).path)
+        attempt = 0
+        while True:
+            try:
+                response = self._send_authenticated(method, url, scope, headers, params, data, what)
+            except errors.RegistryUnreachable:
+                if method not in IDEMPOTENT_METHODS or attempt >= self.max_retries:
+                    raise
+                self._sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            if response.status_code in ok:
+                return response
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                wait = self._retry_wait(response, attempt)
+                if wait is not None:
+                    response.close()
+                    logger.info("%s: HTTP %s, retrying in %.1fs", what, response.status_code, wait)
+                    self._sleep(wait)
+                    attempt += 1
+                    continue
+            raise error_for_response(response, what=what, retries=attempt)
+
+    # -- auth ----------------------------------------------------------------
+
+    def _send_authenticated(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        data: bytes | None,
+        what: str,
+    ) -> requests.Response:
+        token = self._tokens.get(scope)
+        response = self._send(method, url, headers, params, data, self._auth_header(token), what)
+        if response.status_code != 401:
+            return response
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return response
+        if challenge.scheme == "basic":
+            if not self._username or self._basic:
+                return response  # nothing new to try: error_for_response explains
+            self._basic = True
+        elif challenge.scheme == "bearer":
+            if token is not None:
+                self._tokens.discard(scope, token)  # expired or revoked: renew once
+            token = self._fetch_token(challenge, scope, what)
+        else:
+            return response
+        response.close()
+        return self._send(method, url, headers, params, data, self._auth_header(token), what)
+
+    def _auth_header(self, token: str | None) -> dict[str, str]:
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        if self._basic:
+            pair = f"{self._username}:{self._password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {}
+
+    def _fetch_token(self, challenge: Challenge, scope: str, what: str) -> str:
+        realm = challenge.realm
+        if not realm:
+            raise errors.InvalidResponse(
+                f"The registry asked for a token while {what} but named no token service."
+            )
+        wanted_scope = challenge.params.get("scope") or scope
+        params: list[tuple[str, str]] = []
+        if "service" in challenge.params:
+            params.append(("service", challenge.params["service"]))
+        params.extend(("scope", part) for part in wanted_scope.split(" ") if part)
+        auth = None
+        if self._username:
+            if may_send_credentials(realm=realm, registry_url=self.base_url):
+                auth = (self._username, self._password)
+            else:
+                logger.warning(
+                    "Not sending credentials to token service %s: it is neither HTTPS nor "
+                    "on the registry's host; asking for an anonymous token.",
+                    urlsplit(realm).netloc,
+                )
+        what_token = f"asking the token service for access while {what}"
+        response = self._send("GET", realm, None, params, None, {}, what_token, auth=auth)
+        if response.status_code != 200:
+            if response.status_code in (401, 403):
+                raise errors.AuthenticationFailed(
+                    f"The registry's token service refused the username and password "
+                    f"(HTTP {response.status_code}) while {what}. Check the credentials.",
+                    status=response.status_code,
+                )
+            raise error_for_response(response, what=what_token, retries=0)
+        try:
+            body = response.json()
+            value = body.get("token") or body.get("access_token")
+            expires_in = body.get("expires_in")
+        except (ValueError, AttributeError) as exc:
+            raise errors.InvalidResponse(
+                f"The token service answered with something that is not JSON while {what}."
+            ) from exc
+        if not value:
+            raise errors.InvalidResponse(f"The token service sent no token while {what}.")
+        self._tokens.put(scope, value, expires_in if isinstance(expires_in, int) else None)
+        return value
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Any,
+        data: bytes | None,
+        auth_header: Mapping[str, str],
+        what: str,
+        auth: tuple[str, str] | None = None,
+    ) -> requests.Response:
+        with self._count_lock:
+            self.requests_made += 1
+        try:
+            return self.session.request(
+                method,
+                url,
+                headers={**(headers or {}), **auth_header},
+                params=params,
+                data=data,
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise errors.RegistryUnreachable(
+                f"The TLS certificate of {urlsplit(url).netloc} could not be verified while "
+                f"{what}. Give the registry a CA bundle, or turn TLS verification off."
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise errors.RegistryUnreachable(
+                f"{urlsplit(url).netloc} did not answer within {self.timeout:g} seconds "
+                f"while {what}."
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise errors.RegistryUnreachable(
+                f"Could not reach {urlsplit(url).netloc} while {what}: the connection failed "
+                f"or was cut. Is the registry running, and is its URL right?"
+            ) from exc
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, BACKOFF_BASE * 2**attempt)
+
+    def _retry_wait(self, response: requests.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None when the registry asks for too long."""
+        retry_after = parse_retry_after(response.headers.get("Retry-After", ""))
+        if retry_after is None:
+            return self._backoff(attempt) + BACKOFF_BASE
+        if retry_after > MAX_RETRY_WAIT:
+            return None
+        return retry_after + random.uniform(0, BACKOFF_BASE)
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds from now: it is either a number of seconds or an HTTP date."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def registry_error_code(response: requests.Response) -> tuple[str, str]:
+    """The first (code, message) of a distribution-style error body, if any."""
+    try:
+        body = response.json()
+        first = body["errors"][0]
+        return str(first.get("code", "")), str(first.get("message", ""))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return "", ""
+
+
+def error_for_response(
+    response: requests.Response, *, what: str, retries: int
+) -> errors.RegistryError:
+    status = response.status_code
+    code, detail = registry_error_code(response)
+    said = f" ({code}: {detail})" if code else ""
+    after = f" after {retries} retries" if retries else ""
+    if status == 401:
+        sent = response.request.headers.get("Authorization", "")
+        if sent.startswith("Basic "):
+            return errors.AuthenticationFailed(
+                f"The registry refused the username and password while {what}{said}.",
+                status=status,
+                code=code or "UNAUTHORIZED",
+            )
+        if sent:
+            return errors.AccessDenied(
+                f"The registry refused access while {what}{said}. The credentials were "
+                f"accepted, but they do not grant this action. (GitLab silently drops "
+                f"actions a token may not do: deleting needs a personal access token with the "
+                f"'api' scope and the Maintainer role.)",
+                status=status,
+                code=code or "UNAUTHORIZED",
+            )
+        return errors.AuthenticationFailed(
+            f"The registry needs credentials while {what}{said}: set a username and password.",
+            status=status,
+            code=code or "UNAUTHORIZED",
+        )
+    if status == 403:
+        return errors.AccessDenied(
+            f"The registry denied access while {what}{said}.", status=status, code=code or "DENIED"
+        )
+    if status == 404:
+        return errors.NotFound(
+            f"The registry has no such thing while {what}{said}.", status=status, code=code
+        )
+    if status == 405:
+        return errors.DeleteDisabled(
+            f"The registry does not allow this while {what}{said}. If this was a deletion, "
+            f"the registry runs with deletion disabled (REGISTRY_STORAGE_DELETE_ENABLED=true "
+            f"turns it on).",
+            status=status,
+            code=code or "UNSUPPORTED",
+        )
+    if status == 429:
+        return errors.RateLimited(
+            f"The registry kept rate-limiting us{after} while {what}{said}. Try again later.",
+            status=status,
+            code=code or "TOOMANYREQUESTS",
+        )
+    if status >= 500:
+        return errors.ServerError(
+            f"The registry failed with HTTP {status}{after} while {what}{said}. "
+            f"This is a fault on the registry's side.",
+            status=status,
+            code=code,
+        )
+    return errors.UnexpectedStatus(
+        f"The registry answered HTTP {status} while {what}{said}.", status=status, code=code
+    )

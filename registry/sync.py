@@ -1,0 +1,449 @@
+"""Sync the cache with a registry: catalog → tags → HEAD every tag → fetch what is new.
+
+An unchanged registry costs one HEAD per tag and no body fetches: bodies and
+configs are fetched only for digests the cache does not hold. Each repository is
+written in one transaction, so a repository that fails keeps its previous cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from .client import (
+    AccessDenied,
+    AuthenticationFailed,
+    ImageConfig,
+    ManifestDocument,
+    NotFound,
+    RegistryClient,
+    RegistryError,
+    RegistryUnreachable,
+)
+from .connect import client_for
+from .locks import sync_lock
+from .models import Layer, Manifest, Registry, Repository, SyncRun, Tag
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Progress = Callable[[int, int, str], None]  # (repositories done, total, current name)
+
+CATALOG_DENIED = (
+    "The registry refused to list its repositories (its catalog) with these credentials{detail}. "
+    "GitLab lets only administrators read the catalog: name the repositories to sync instead, "
+    "with `manage.py add_registry … --repository GROUP/PROJECT` (repeatable)."
+)
+WRITE_CHUNK = 500  # rows per bulk statement: well under SQLite's variable limit
+
+
+@dataclass
+class SyncCounts:
+    tags_added: int = 0
+    tags_changed: int = 0
+    tags_removed: int = 0
+    manifests_fetched: int = 0
+
+
+@dataclass
+class FetchedManifest:
+    document: ManifestDocument
+    config: ImageConfig | None = None
+
+
+@dataclass
+class RepositoryState:
+    """What the registry holds for one repository, and the bodies new to the cache."""
+
+    tag_digests: dict[str, str] = field(default_factory=dict)
+    fetched: dict[str, FetchedManifest] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CachedTag:
+    id: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class CachedManifest:
+    id: int
+    size: int
+    created: datetime | None
+    platforms: list[str]
+
+
+class FatalSyncError(Exception):
+    """Stops the whole run: the registry is unreachable or refuses the credentials."""
+
+
+# -- entry points --------------------------------------------------------------
+
+
+def sync_registry(
+    *,
+    registry: Registry,
+    repository: str | None = None,
+    client: RegistryClient | None = None,
+    progress: Progress | None = None,
+) -> SyncRun:
+    """Sync one registry (or one of its repositories) and return the finished SyncRun.
+
+    Raises SyncAlreadyRunning when another sync holds the registry's lock.
+    """
+    with sync_lock(registry):
+        run = SyncRun.objects.create(registry=registry, repository_name=repository or "")
+        client = client or client_for(registry)
+        try:
+            _run_sync(run=run, client=client, repository=repository, progress=progress)
+        except RegistryError as exc:
+            run.status = SyncRun.Status.FAILED
+            run.error = exc.message
+        except Exception:
+            logger.exception("Sync of %s crashed", registry.name)
+            run.status = SyncRun.Status.FAILED
+            run.error = "The sync stopped on an internal error; the logs have the details."
+            raise
+        finally:
+            run.requests_made = client.requests_made
+            run.finished_at = timezone.now()
+            run.save()
+            client.close()
+    return run
+
+
+def _run_sync(
+    *, run: SyncRun, client: RegistryClient, repository: str | None, progress: Progress | None
+) -> None:
+    registry = run.registry
+    client.check()
+    names = _repositories_to_sync(registry=registry, client=client, repository=repository)
+    counts = SyncCounts()
+    failed: list[dict[str, str]] = []
+    for index, name in enumerate(names):
+        if progress:
+            progress(index, len(names), name)
+        try:
+            created = sync_repository(registry=registry, name=name, client=client, counts=counts)
+        except (RegistryUnreachable, AuthenticationFailed):
+            raise  # the registry as a whole is gone or refuses us: fail the run
+        except RegistryError as exc:
+            logger.warning("Sync of %s/%s failed: %s", registry.name, name, exc.message)
+            failed.append({"repository": name, "error": exc.message})
+            continue
+        run.repositories_added += int(created)
+    if progress:
+        progress(len(names), len(names), "")
+    if repository is None and not failed:
+        run.repositories_removed = _remove_vanished_repositories(registry=registry, keep=names)
+    run.tags_added = counts.tags_added
+    run.tags_changed = counts.tags_changed
+    run.tags_removed = counts.tags_removed
+    run.manifests_fetched = counts.manifests_fetched
+    run.repository_errors = failed
+    run.status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
+
+
+def _repositories_to_sync(
+    *, registry: Registry, client: RegistryClient, repository: str | None
+) -> list[str]:
+    if repository:
+        return [repository]
+    if registry.repositories:
+        return list(registry.repositories)
+    try:
+        return sorted(client.list_repositories())
+    except (AccessDenied, AuthenticationFailed) as exc:
+        detail = f" (HTTP {exc.status})" if exc.status else ""
+        raise type(exc)(CATALOG_DENIED.format(detail=detail), status=exc.status) from exc
+
+
+def _remove_vanished_repositories(*, registry: Registry, keep: list[str]) -> int:
+    keep_set = set(keep)
+    ids = [pk for pk, name in registry.repos.values_list("pk", "name") if name not in keep_set]
+    if ids:
+        Repository.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
+# -- one repository ------------------------------------------------------------
+
+
+def sync_repository(
+    *, registry: Registry, name: str, client: RegistryClient, counts: SyncCounts
+) -> bool:
+    """Bring one repository's cache in line with the registry. True if it is new."""
+    cached = _cached_manifests(registry=registry, name=name)
+    cached_tags = _cached_tags(registry=registry, name=name)
+    known_tags = {name: tag.digest for name, tag in cached_tags.items()}
+    state = read_repository_state(
+        client=client, name=name, known_tags=known_tags, known_digests=set(cached)
+    )
+    counts.manifests_fetched += len(state.fetched)
+    return _write_repository(
+        registry=registry,
+        name=name,
+        state=state,
+        cached=cached,
+        cached_tags=cached_tags,
+        counts=counts,
+    )
+
+
+def read_repository_state(
+    *, client: RegistryClient, name: str, known_tags: dict[str, str], known_digests: set[str]
+) -> RepositoryState:
+    """Ask the registry what the repository holds now; fetch only bodies we lack.
+
+    Tags the cache knows get a HEAD (the digest is all we need when it is
+    unchanged). New tags get a GET straight away: the body comes with the digest.
+    """
+    state = RepositoryState()
+    try:
+        tags = client.list_tags(name)
+    except NotFound:
+        return state  # the repository is gone (or empty): its cache goes too
+
+    def look_up(tag: str) -> tuple[str, ManifestDocument | None]:
+        if tag in known_tags:
+            return client.head_manifest(name, tag).digest, None
+        document = client.get_manifest(name, tag)
+        return document.digest, document
+
+    for tag, result, error in client.map_concurrently(look_up, tags):
+        if isinstance(error, NotFound):
+            continue  # deleted between the tag list and the HEAD
+        if error is not None:
+            raise error
+        assert result is not None
+        digest, document = result
+        state.tag_digests[tag] = digest
+        if document is not None and digest not in known_digests:
+            state.fetched.setdefault(digest, FetchedManifest(document))
+
+    missing = {d for d in state.tag_digests.values() if d not in known_digests} - set(state.fetched)
+    _fetch_manifests(client=client, name=name, digests=missing, into=state.fetched)
+    children = (
+        {
+            child.digest
+            for fetched in list(state.fetched.values())
+            for child in fetched.document.children
+        }
+        - known_digests
+        - set(state.fetched)
+    )
+    _fetch_manifests(client=client, name=name, digests=children, into=state.fetched)
+    _fetch_configs(client=client, name=name, fetched=state.fetched.values())
+    return state
+
+
+def _fetch_manifests(
+    *, client: RegistryClient, name: str, digests: Iterable[str], into: dict[str, FetchedManifest]
+) -> None:
+    for digest, document, error in client.map_concurrently(
+        lambda d: client.get_manifest(name, d), sorted(digests)
+    ):
+        if error is not None:
+            raise error
+        assert document is not None
+        into[digest] = FetchedManifest(document)
+
+
+def _fetch_configs(
+    *, client: RegistryClient, name: str, fetched: Iterable[FetchedManifest]
+) -> None:
+    by_config: dict[str, list[FetchedManifest]] = {}
+    for item in fetched:
+        if item.document.config is not None:
+            by_config.setdefault(item.document.config.digest, []).append(item)
+    for digest, config, error in client.map_concurrently(
+        lambda d: client.get_image_config(name, d), sorted(by_config)
+    ):
+        if error is not None:
+            raise error
+        for item in by_config[digest]:
+            item.config = config
+
+
+# -- writing the cache -----------------------------------------------------------
+
+
+def _cached_manifests(*, registry: Registry, name: str) -> dict[str, CachedManifest]:
+    rows = Manifest.objects.filter(repository__registry=registry, repository__name=name)
+    return {
+        digest: CachedManifest(pk, size, created, platforms)
+        for pk, digest, size, created, platforms in rows.values_list(
+            "pk", "digest", "size", "created", "platforms"
+        )
+    }
+
+
+def _cached_tags(*, registry: Registry, name: str) -> dict[str, CachedTag]:
+    rows = Tag.objects.filter(repository__registry=registry, repository__name=name)
+    return {
+        tag_name: CachedTag(pk, digest)
+        for pk, tag_name, digest in rows.values_list("pk", "name", "manifest__digest")
+    }
+
+
+def _write_repository(
+    *,
+    registry: Registry,
+    name: str,
+    state: RepositoryState,
+    cached: dict[str, CachedManifest],
+    cached_tags: dict[str, CachedTag],
+    counts: SyncCounts,
+) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        repo, created = Repository.objects.get_or_create(registry=registry, name=name)
+        manifest_ids = _insert_manifests(repo=repo, state=state, cached=cached)
+        changes = _apply_tag_changes(
+            repo=repo,
+            state=state,
+            existing=cached_tags,
+            manifest_ids=manifest_ids,
+            now=now,
+            counts=counts,
+        )
+        if changes:
+            _remove_orphan_manifests(repo)
+        repo.last_synced_at = now
+        repo.save(update_fields=["last_synced_at"])
+    return created
+
+
+def _insert_manifests(
+    *, repo: Repository, state: RepositoryState, cached: dict[str, CachedManifest]
+) -> dict[str, int]:
+    """Create rows for fetched manifests (children before their indexes). Digest → id."""
+    images = [f for f in state.fetched.values() if not f.document.is_index]
+    indexes = [f for f in state.fetched.values() if f.document.is_index]
+    known = dict(cached)
+    for batch in (images, indexes):
+        rows = [_manifest_row(repo=repo, fetched=f, known=known) for f in batch]
+        for chunk in _chunks(rows):
+            Manifest.objects.bulk_create(chunk, ignore_conflicts=True)
+        new_digests = [f.document.digest for f in batch]
+        for chunk in _chunks(new_digests):
+            for row in Manifest.objects.filter(repository=repo, digest__in=chunk):
+                known[row.digest] = CachedManifest(row.pk, row.size, row.created, row.platforms)
+    _insert_layers_and_children(fetched=[*images, *indexes], known=known)
+    return {digest: item.id for digest, item in known.items()}
+
+
+def _manifest_row(
+    *, repo: Repository, fetched: FetchedManifest, known: dict[str, CachedManifest]
+) -> Manifest:
+    document = fetched.document
+    if document.is_index:
+        children = [known[c.digest] for c in document.children if c.digest in known]
+        createds = [c.created for c in children if c.created is not None]
+        platforms = {
+            c.platform for c in document.children if c.platform and "unknown" not in c.platform
+        }
+        return Manifest(
+            repository=repo,
+            digest=document.digest,
+            media_type=document.media_type,
+            size=sum(c.size for c in children),
+            created=max(createds) if createds else None,
+            platforms=sorted(platforms),
+        )
+    config = fetched.config
+    assert document.config is not None
+    return Manifest(
+        repository=repo,
+        digest=document.digest,
+        media_type=document.media_type,
+        size=document.layers_size,
+        created=config.created if config else None,
+        config_digest=document.config.digest,
+        config_size=document.config.size,
+        platforms=[config.platform] if config and config.platform else [],
+    )
+
+
+def _insert_layers_and_children(
+    *, fetched: list[FetchedManifest], known: dict[str, CachedManifest]
+) -> None:
+    layers = [
+        Layer(manifest_id=known[f.document.digest].id, digest=layer.digest, size=layer.size)
+        for f in fetched
+        for layer in f.document.layers
+    ]
+    for chunk in _chunks(layers):
+        Layer.objects.bulk_create(chunk)
+    through = Manifest.children.through
+    links = [
+        through(from_manifest_id=known[f.document.digest].id, to_manifest_id=known[c.digest].id)
+        for f in fetched
+        for c in f.document.children
+        if c.digest in known
+    ]
+    for chunk in _chunks(links):
+        through.objects.bulk_create(chunk, ignore_conflicts=True)
+
+
+def _apply_tag_changes(
+    *,
+    repo: Repository,
+    state: RepositoryState,
+    existing: dict[str, CachedTag],
+    manifest_ids: dict[str, int],
+    now: datetime,
+    counts: SyncCounts,
+) -> int:
+    """Add, repoint and remove tags; return how many changed."""
+    added: list[Tag] = []
+    changed: list[Tag] = []
+    for name, digest in state.tag_digests.items():
+        cached = existing.get(name)
+        if cached is None:
+            added.append(
+                Tag(
+                    repository=repo,
+                    name=name,
+                    manifest_id=manifest_ids[digest],
+                    first_seen=now,
+                    last_changed=now,
+                )
+            )
+        elif cached.digest != digest:
+            changed.append(Tag(pk=cached.id, manifest_id=manifest_ids[digest], last_changed=now))
+    removed = [tag.id for name, tag in existing.items() if name not in state.tag_digests]
+    for chunk in _chunks(added):
+        Tag.objects.bulk_create(chunk)
+    for chunk in _chunks(changed):
+        Tag.objects.bulk_update(chunk, ["manifest", "last_changed"])
+    for chunk in _chunks(removed):
+        Tag.objects.filter(pk__in=chunk).delete()
+    counts.tags_added += len(added)
+    counts.tags_changed += len(changed)
+    counts.tags_removed += len(removed)
+    return len(added) + len(changed) + len(removed)
+
+
+def _remove_orphan_manifests(repo: Repository) -> None:
+    """Drop manifests no tag points at, directly or as the child of a tagged index."""
+    orphans = Manifest.objects.filter(repository=repo, tags__isnull=True).exclude(
+        parents__tags__isnull=False
+    )
+    ids = list(orphans.values_list("pk", flat=True).distinct())
+    for chunk in _chunks(ids):
+        Layer.objects.filter(manifest_id__in=chunk).delete()
+        Manifest.children.through.objects.filter(from_manifest_id__in=chunk).delete()
+        Manifest.children.through.objects.filter(to_manifest_id__in=chunk).delete()
+        Manifest.objects.filter(pk__in=chunk).delete()
+
+
+def _chunks(items: list[T], size: int = WRITE_CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
