@@ -1,0 +1,34 @@
+# The image for web, worker and beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+# PYTHONPATH: import the project from /app, not the copy `pip install .` puts in
+# site-packages, because settings find templates/ and static/ next to janitor_site/.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app
+
+RUN useradd --system --create-home --uid 10001 janitor
+
+WORKDIR /app
+
+# Copied one by one so that .venv, var/, .env and .git never reach the image.
+COPY pyproject.toml README.md manage.py ./
+COPY janitor_site/ janitor_site/
+COPY registry/ registry/
+COPY bench/ bench/
+COPY templates/ templates/
+COPY static/ static/
+RUN pip install .
+
+# The keys only let settings load; they are not kept in the image.
+RUN DEBUG=0 \
+    SECRET_KEY=build-only-not-a-secret \
+    CREDENTIALS_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    python manage.py collectstatic --noinput \
+    && mkdir -p var && chown janitor:janitor var
+
+USER janitor
+EXPOSE 8000
+CMD ["gunicorn", "janitor_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,89 @@
+# Registry Janitor: `make demo` to try it, `make test` before every commit.
+#
+# Everything runs from a virtualenv in the checkout (.venv). `make install` also
+# needs three Debian packages: docker-registry and redis-server (the tests and
+# the demo start their own processes from these binaries) and python3-venv.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON := .venv/bin/python
+SYSTEM_PYTHON ?= python3
+INSTALL_STAMP := .venv/.installed
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: help install system-packages demo test test-only lint format bench clean
+
+help:
+	@echo "make install    system packages (as root), .venv and the project in it"
+	@echo "make demo       local registry + seeded data + dashboard on http://127.0.0.1:8000"
+	@echo "make test       ruff, then pytest -n auto (PYTEST_ARGS='...' to pass more)"
+	@echo "make test-only  pytest only"
+	@echo "make bench      python -m bench (BENCH_ARGS='...')"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make format     ruff format + ruff check --fix"
+	@echo "make clean      remove var/ and .venv"
+
+install: system-packages $(INSTALL_STAMP)
+
+# Checked on every run (it is quick); apt-get only runs when something is missing.
+system-packages:
+	@missing=""; \
+	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ ! -x $(PYTHON) ] && ! $(SYSTEM_PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+		missing="$$missing python3-venv"; \
+	fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "Missing Debian packages:$$missing" >&2; \
+		echo "Install them with:  sudo apt-get install -y$$missing" >&2; \
+		exit 1; \
+	fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	if ! apt-cache show $$missing >/dev/null 2>&1; then apt-get update; fi; \
+	apt-get install -y --no-install-recommends $$missing \
+		|| { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
+	case "$$missing" in *docker-registry*) \
+		echo "Stopping the docker-registry system service: nothing here uses it."; \
+		if [ -d /run/systemd/system ]; then \
+			systemctl disable --now docker-registry.service >/dev/null 2>&1 || true; \
+		else \
+			/etc/init.d/docker-registry stop >/dev/null 2>&1 || true; \
+		fi;; \
+	esac
+
+# Rebuilt when pyproject.toml changes, so a second `make install` does nothing.
+$(INSTALL_STAMP): pyproject.toml | system-packages
+	@if [ ! -x $(PYTHON) ]; then \
+		$(SYSTEM_PYTHON) -m venv .venv || { rm -rf .venv; exit 1; }; \
+	fi
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+demo: install
+	DEBUG=1 $(PYTHON) manage.py demo
+
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format: install
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+# The suite starts its own docker-registry and redis-server processes on free ports.
+test: lint
+	$(PYTHON) -m pytest -n auto $(PYTEST_ARGS)
+
+test-only: install
+	$(PYTHON) -m pytest -n auto $(PYTEST_ARGS)
+
+bench: install
+	$(PYTHON) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var .venv
