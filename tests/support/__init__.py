@@ -1,0 +1,1 @@
+"""Real-process test infrastructure: token issuer, fault proxy, Redis, pytest fixtures."""
