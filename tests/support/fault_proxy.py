@@ -234,6 +234,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body are written separately: without this, Nagle's algorithm
+            # and delayed ACKs add 40 ms to every response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             proxy._track(self.connection, open_=True)
 
         def handle(self) -> None:
@@ -318,6 +321,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             raise AssertionError("unreachable")
 
         def _send_upstream(self, upstream: http.client.HTTPConnection, body: bytes | None) -> None:
+            if upstream.sock is None:
+                upstream.connect()
+                upstream.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
                 if key.lower() not in HOP_BY_HOP:
