@@ -19,6 +19,7 @@ from registry.local_registry import (
     start_local_registry,
     write_htpasswd,
 )
+from tests.support.celery_worker import CeleryWorker
 from tests.support.fault_proxy import FaultProxy
 from tests.support.redis_server import RedisServer
 from tests.support.token_issuer import IssuerUser, TokenIssuer
@@ -129,3 +130,26 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_server: RedisServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A worker process consuming from `redis_server`; tasks sent in the test go there."""
+    from janitor_site.celery import app
+
+    worker = CeleryWorker(broker_url=redis_server.url, log_path=tmp_path / "worker.log").start()
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+
+    def use_broker(url: str, eager: bool) -> None:
+        app.conf.broker_url, app.conf.task_always_eager = url, eager
+        if app._pool is not None:  # producer connections to the old broker
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+
+    use_broker(redis_server.url, False)
+    try:
+        yield worker
+    finally:
+        use_broker(*previous)
+        worker.stop()
