@@ -1,0 +1,342 @@
+"""Which tags are stale: decided here per repository, stored on the Tag rows.
+
+The dashboard's stale list has to be one indexed query over 100,000 tags, so the
+verdicts are computed in Python and written to Tag (is_stale, is_protected,
+stale_reason, subject_digest) by `refresh_staleness`, after every sync and
+whenever an admin changes a registry's StalenessRules. `evaluate_tags` is the
+whole rule set and touches no database.
+
+The first rule that applies gives the tag its verdict and its reason:
+
+1. its name matches a protected pattern: protected, never stale;
+2. it is a signature, attestation or SBOM tag (`sha256-<hex>.sig`, the OCI
+   referrers fallback): it goes with the image it points at, never stale itself;
+3. it shares its digest with a protected tag: never stale, because deleting the
+   digest would delete the protected tag too;
+4. a branch pattern is set and the name does not match it: not stale;
+5. it is younger than `max_age_days`: not stale;
+6. it is among the newest `keep_newest` candidates (tags that reach rule 3 or
+   later, i.e. not protected, not referrers, matching the branch pattern) of its
+   repository, or of its branch when the branch pattern names a `branch` group:
+   not stale;
+7. otherwise: stale.
+
+Age and "newest" both count from the image's created date, or from when the
+dashboard first saw the tag (`age_basis`); an image whose created date is
+unknown counts from first seen. Ties in "newest" go by name in natural order
+(build-10 is newer than build-9).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from operator import itemgetter
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Registry, StalenessRules, Tag
+
+WRITE_CHUNK = 500  # rows per UPDATE statement
+READ_CHUNK = 2000  # rows fetched at a time while streaming the tags
+STORED_FIELDS = ["is_stale", "is_protected", "stale_reason", "subject_digest"]
+REASON_LENGTH = Tag._meta.get_field("stale_reason").max_length or 200
+
+# Cosign's `.sig`/`.att`/`.sbom`, and the bare OCI 1.1 referrers fallback tag.
+REFERRER_TAG = re.compile(r"^sha256-(?P<hex>[0-9a-f]{64})(?:\.(?P<kind>sig|att|sbom))?$")
+REFERRER_KINDS = {"sig": "signature", "att": "attestation", "sbom": "SBOM", None: "referrers"}
+BRANCH_GROUP = "branch"
+_NUMBERS = re.compile(r"([0-9]+)")
+
+
+@dataclass(frozen=True)
+class TagFacts:
+    """What the rules need to know about one tag."""
+
+    id: int
+    name: str
+    digest: str
+    created: datetime | None  # the image's; None when unknown
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    stale: bool
+    protected: bool
+    reason: str
+    subject_digest: str = ""
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """StalenessRules with the patterns compiled, once per evaluation."""
+
+    protected: list[re.Pattern[str]]
+    branch: re.Pattern[str] | None
+    max_age_days: int
+    keep_newest: int
+    by_first_seen: bool
+
+    @classmethod
+    def of(cls, rules: StalenessRules) -> _Rules:
+        return cls(
+            protected=[re.compile(p) for p in rules.protected_patterns],
+            branch=re.compile(rules.branch_pattern) if rules.branch_pattern else None,
+            max_age_days=rules.max_age_days,
+            keep_newest=rules.keep_newest,
+            by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
+        )
+
+    @property
+    def groups_by_branch(self) -> bool:
+        return self.branch is not None and BRANCH_GROUP in self.branch.groupindex
+
+
+# -- the rules -----------------------------------------------------------------
+
+
+def rules_for(*, registry: Registry) -> StalenessRules:
+    """The registry's rules, or the defaults (unsaved) when no admin has edited them."""
+    rules = StalenessRules.objects.filter(registry=registry).first()
+    return rules or StalenessRules(registry=registry)
+
+
+def evaluate_tags(
+    *, rules: StalenessRules, tags: list[TagFacts], now: datetime
+) -> dict[int, Verdict]:
+    """The verdict on every tag of ONE repository, by tag id."""
+    compiled = _Rules.of(rules)
+    verdicts: dict[int, Verdict] = {}
+    protected_names: dict[str, list[str]] = {}  # digest -> protected tags pointing at it
+    for tag in tags:
+        pattern = _protecting_pattern(compiled, tag.name)
+        if pattern is not None:
+            verdicts[tag.id] = Verdict(
+                stale=False,
+                protected=True,
+                reason=f"protected: matches {pattern}",
+                subject_digest=_subject_digest(tag.name),
+            )
+            protected_names.setdefault(tag.digest, []).append(tag.name)
+
+    groups: dict[str | None, list[TagFacts]] = {}
+    for tag in tags:
+        if tag.id in verdicts:
+            continue
+        if REFERRER_TAG.match(tag.name):
+            verdicts[tag.id] = _referrer_verdict(tag.name)
+            continue
+        match = compiled.branch.search(tag.name) if compiled.branch else None
+        if compiled.branch and match is None:
+            reason = f"does not match the branch pattern {compiled.branch.pattern}"
+            verdicts[tag.id] = Verdict(stale=False, protected=False, reason=reason)
+            continue
+        branch = match.group(BRANCH_GROUP) if match and compiled.groups_by_branch else None
+        groups.setdefault(branch, []).append(tag)
+
+    for branch, candidates in groups.items():
+        ranked = sorted(candidates, key=lambda t: _newness(t, compiled), reverse=True)
+        for rank, tag in enumerate(ranked):
+            verdicts[tag.id] = _candidate_verdict(
+                tag,
+                rules=compiled,
+                now=now,
+                is_newest=rank < compiled.keep_newest,
+                branch=branch,
+                protected_names=protected_names.get(tag.digest, []),
+            )
+    return verdicts
+
+
+def _protecting_pattern(rules: _Rules, name: str) -> str | None:
+    for pattern in rules.protected:
+        if pattern.search(name):
+            return pattern.pattern
+    return None
+
+
+def _subject_digest(name: str) -> str:
+    match = REFERRER_TAG.match(name)
+    return f"sha256:{match['hex']}" if match else ""
+
+
+def _referrer_verdict(name: str) -> Verdict:
+    match = REFERRER_TAG.match(name)
+    assert match is not None
+    kind = REFERRER_KINDS[match["kind"]]
+    reason = f"{kind} of sha256:{match['hex'][:12]}… (goes with its image)"
+    return Verdict(
+        stale=False, protected=False, reason=reason, subject_digest=f"sha256:{match['hex']}"
+    )
+
+
+def _candidate_verdict(
+    tag: TagFacts,
+    *,
+    rules: _Rules,
+    now: datetime,
+    is_newest: bool,
+    branch: str | None,
+    protected_names: list[str],
+) -> Verdict:
+    """Rules 3 and later, for a tag that could be stale."""
+    age = now - _age_start(tag, rules)
+    if protected_names:
+        reason = _shares_digest_reason(protected_names)
+    elif age <= timedelta(days=rules.max_age_days):
+        reason = _young_reason(tag, rules)
+    elif is_newest:
+        reason = _newest_reason(rules, branch)
+    else:
+        return Verdict(stale=True, protected=False, reason=_stale_reason(tag, rules, age))
+    return Verdict(stale=False, protected=False, reason=reason)
+
+
+def _age_start(tag: TagFacts, rules: _Rules) -> datetime:
+    if rules.by_first_seen or tag.created is None:
+        return tag.first_seen
+    return tag.created
+
+
+def _newness(tag: TagFacts, rules: _Rules) -> tuple[datetime, tuple[str | int, ...]]:
+    """Sort key, newest last: the age basis, then the name in natural order."""
+    parts = _NUMBERS.split(tag.name)  # text, number, text, …: alike parts compare
+    natural = tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
+    return _age_start(tag, rules), natural
+
+
+# -- reasons, in plain words ---------------------------------------------------
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def _unknown_created(tag: TagFacts, rules: _Rules) -> str:
+    return " (created date unknown)" if tag.created is None and not rules.by_first_seen else ""
+
+
+def _counts_from_first_seen(tag: TagFacts, rules: _Rules) -> bool:
+    return rules.by_first_seen or tag.created is None
+
+
+def _young_reason(tag: TagFacts, rules: _Rules) -> str:
+    limit = _days(rules.max_age_days)
+    if _counts_from_first_seen(tag, rules):
+        return f"first seen less than {limit} ago{_unknown_created(tag, rules)}"
+    return f"younger than {limit}"
+
+
+def _stale_reason(tag: TagFacts, rules: _Rules, age: timedelta) -> str:
+    if _counts_from_first_seen(tag, rules):
+        return f"stale: first seen {_days(age.days)} ago{_unknown_created(tag, rules)}"
+    return f"stale: {_days(age.days)} old"
+
+
+def _newest_reason(rules: _Rules, branch: str | None) -> str:
+    count = rules.keep_newest
+    if not rules.groups_by_branch:
+        return (
+            "newest tag of the repository"
+            if count == 1
+            else f"newest {count} tags of the repository"
+        )
+    builds = "newest build" if count == 1 else f"newest {count} builds"
+    return f"{builds} of branch {branch}" if branch else f"{builds} with no branch name"
+
+
+def _shares_digest_reason(protected_names: list[str]) -> str:
+    names = sorted(protected_names)
+    tags = "protected tag" if len(names) == 1 else "protected tags"
+    return f"shares its digest with {tags} {', '.join(names)}"
+
+
+# -- storing the verdicts --------------------------------------------------------
+
+
+def refresh_staleness(
+    *,
+    registry: Registry,
+    now: datetime | None = None,
+    repository_ids: Iterable[int] | None = None,
+) -> int:
+    """Recompute the verdict on the registry's tags (or some repositories'); store it.
+
+    Reads all tags in one streamed query, and writes only the rows whose verdict
+    changed. Returns how many rows it wrote.
+    """
+    rules = rules_for(registry=registry)
+    now = now or timezone.now()
+    changed: dict[StoredVerdict, list[int]] = {}
+    for facts, stored in _tags_by_repository(registry=registry, repository_ids=repository_ids):
+        verdicts = evaluate_tags(rules=rules, tags=facts, now=now)
+        for pk, verdict in verdicts.items():
+            values = _stored(verdict)
+            if values != stored[pk]:
+                changed.setdefault(values, []).append(pk)
+    # Written after the read has finished: SQLite does not isolate a cursor from
+    # writes made on the same connection.
+    _write(changed)
+    return sum(len(pks) for pks in changed.values())
+
+
+StoredVerdict = tuple[bool, bool, str, str]  # the STORED_FIELDS, in order
+
+
+def _stored(verdict: Verdict) -> StoredVerdict:
+    return (
+        verdict.stale,
+        verdict.protected,
+        verdict.reason[:REASON_LENGTH],
+        verdict.subject_digest,
+    )
+
+
+def _tags_by_repository(
+    *, registry: Registry, repository_ids: Iterable[int] | None
+) -> Iterator[tuple[list[TagFacts], dict[int, StoredVerdict]]]:
+    """Each repository's tags, and the verdicts stored on them, from one streamed query."""
+    rows = Tag.objects.filter(repository__registry=registry)
+    if repository_ids is not None:
+        rows = rows.filter(repository_id__in=list(repository_ids))
+    values = (
+        rows.order_by("repository_id")
+        .values_list(
+            "repository_id",
+            "pk",
+            "name",
+            "manifest__digest",
+            "manifest__created",
+            "first_seen",
+            *STORED_FIELDS,
+        )
+        .iterator(chunk_size=READ_CHUNK)
+    )
+    for _, group in itertools.groupby(values, key=itemgetter(0)):
+        facts: list[TagFacts] = []
+        stored: dict[int, StoredVerdict] = {}
+        for _, pk, name, digest, created, first_seen, *verdict in group:
+            facts.append(TagFacts(pk, name, digest, created, first_seen))
+            stored[pk] = tuple(verdict)  # type: ignore[assignment]
+        yield facts, stored
+
+
+def _write(changed: dict[StoredVerdict, list[int]]) -> None:
+    """One UPDATE per verdict and 500 rows.
+
+    Most tags share their verdict with many others ("younger than 14 days"), so
+    this is far fewer statements than rows. Django's bulk_update took 56 s for
+    100,000 rows here (it builds a CASE WHEN per row and field); this takes ~2 s.
+    """
+    if not changed:
+        return
+    with transaction.atomic():
+        for values, pks in changed.items():
+            fields = dict(zip(STORED_FIELDS, values, strict=True))
+            for start in range(0, len(pks), WRITE_CHUNK):
+                Tag.objects.filter(pk__in=pks[start : start + WRITE_CHUNK]).update(**fields)
