@@ -1,4 +1,8 @@
-"""Build and push small, exact images for tests: every field is known in advance."""
+"""Build and push small synthetic images over the registry API (no docker needed).
+
+Used by the demo seeder, the benchmarks and the tests: every field of what is
+pushed (digest, size, created, platforms) is known in advance.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from registry.client import RegistryClient
+from registry.client import Descriptor, RegistryClient
 from registry.client.media_types import (
     DOCKER_CONFIG,
     DOCKER_MANIFEST,
@@ -42,14 +46,23 @@ def push_image(
     variant: str = "",
     oci: bool = False,
     layers: tuple[bytes, ...] = (),
+    shared_layers: tuple[Descriptor, ...] = (),
     label: str = "",
 ) -> Pushed:
-    """Push one image; `tag=None` pushes it by digest only (an index child)."""
-    layers = layers or (hashlib.sha256(f"{repository}{tag}{label}{created}".encode()).digest(),)
+    """Push one image; `tag=None` pushes it by digest only (an index child).
+
+    `layers` are uploaded (skipping the existence check: pass only new content);
+    `shared_layers` were uploaded before and are only referenced.
+    """
+    if not layers and not shared_layers:
+        layers = (hashlib.sha256(f"{repository}{tag}{label}{created}".encode()).digest(),)
     layer_type = OCI_LAYER if oci else DOCKER_LAYER
-    descriptors = []
+    descriptors = [
+        {"mediaType": layer_type, "digest": layer.digest, "size": layer.size}
+        for layer in shared_layers
+    ]
     for data in layers:
-        digest = client.upload_blob(repository, data)
+        digest = client.upload_blob(repository, data, check_exists=False)
         descriptors.append({"mediaType": layer_type, "digest": digest, "size": len(data)})
     platform = {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
     config = json.dumps(
@@ -60,7 +73,7 @@ def push_image(
             "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]},
         }
     ).encode()
-    config_digest = client.upload_blob(repository, config)
+    config_digest = client.upload_blob(repository, config, check_exists=False)
     media_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
     body = json.dumps(
         {
@@ -79,7 +92,7 @@ def push_image(
     return Pushed(
         digest=digest,
         media_type=media_type,
-        size=sum(len(data) for data in layers),
+        size=sum(d["size"] for d in descriptors),
         created=created,
         platforms=("/".join(filter(None, ["linux", arch, variant])),),
         manifest_size=len(body),
@@ -115,6 +128,12 @@ def push_index(
         platforms=tuple(sorted(child.platforms[0] for child in children)),
         manifest_size=len(body),
     )
+
+
+def upload_layer(client: RegistryClient, repository: str, data: bytes) -> Descriptor:
+    """Upload a layer once, to be shared by several images (`shared_layers`)."""
+    digest = client.upload_blob(repository, data)
+    return Descriptor(media_type=DOCKER_LAYER, digest=digest, size=len(data))
 
 
 def retag(client: RegistryClient, repository: str, source_tag: str, new_tag: str) -> str:

@@ -17,7 +17,7 @@ from registry.client import (
 )
 from registry.client import registry_client as client_module
 from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from tests.images import push_image, push_index
+from registry.image_builder import push_image, push_index
 from tests.support.fault_proxy import MalformedBody, Respond, distribution_error
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)

@@ -13,10 +13,10 @@ import pytest
 
 from registry.client import RegistryClient
 from registry.client.manifests import compute_digest
+from registry.image_builder import push_image
 from registry.models import Registry, SyncRun, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry
-from tests.images import push_image
 from tests.support.fault_proxy import (
     Delay,
     MalformedBody,
@@ -230,7 +230,7 @@ def test_a_token_that_expires_mid_sync_is_renewed(db, token_registry, fault_prox
     issuer.token_lifetime = 1
     issuer.expire_for_registry = True
     issuer.reset_counters()
-    proxy.add_fault("HEAD", r"/manifests/b$", Delay(1.5), times=1)
+    proxy.add_fault("HEAD", r"/manifests/b$", Delay(2.5), times=1)
 
     run = sync_registry(registry=registry)
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 
+from registry.image_builder import push_image
 from registry.models import SyncRun, Tag
 from registry.registries import save_registry
 from registry.tasks import sync_all_registries, sync_registry_task
-from tests.images import push_image
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)
 

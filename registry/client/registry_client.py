@@ -164,10 +164,10 @@ class RegistryClient:
             return False
         return True
 
-    def upload_blob(self, repository: str, data: bytes) -> str:
+    def upload_blob(self, repository: str, data: bytes, *, check_exists: bool = True) -> str:
         """Monolithic upload (POST then PUT ?digest=); skipped when the blob exists."""
         digest = compute_digest(data)
-        if self.blob_exists(repository, digest):
+        if check_exists and self.blob_exists(repository, digest):
             return digest
         what = f"uploading a blob to {repository}"
         started = self.transport.request(

@@ -14,6 +14,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import math
 import tempfile
 import threading
 import time
@@ -174,7 +175,9 @@ class TokenIssuer:
         return granted
 
     def issue_token(self, username: str | None, scopes: list[str]) -> str:
-        now = int(time.time())
+        # Rounded up: JWT times are whole seconds, and a floored `now` would cut up to a
+        # second off a short lifetime (a 1 s token could die within milliseconds).
+        now = math.ceil(time.time())
         exp = now + self.token_lifetime
         if self.expire_for_registry:
             exp -= REGISTRY_LEEWAY
