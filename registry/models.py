@@ -36,6 +36,8 @@ class Registry(models.Model):
     # A conditional UPDATE on these two claims the sync (see registry.locks).
     sync_lock_token = models.UUIDField(null=True, blank=True, editable=False)
     sync_lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Ages move on without any tag changing: a sync refreshes every verdict when this is old.
+    staleness_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "registries"
@@ -92,6 +94,8 @@ class Manifest(models.Model):
     config_digest = models.CharField(max_length=135, blank=True)
     config_size = models.BigIntegerField(default=0)
     platforms = models.JSONField(default=list, blank=True)  # ["linux/amd64", "linux/arm64/v8"]
+    # How many tags point here: deleting the digest deletes all of them. Kept by the sync.
+    tag_count = models.PositiveIntegerField(default=0)
     children = models.ManyToManyField("self", symmetrical=False, related_name="parents", blank=True)
     first_seen = models.DateTimeField(auto_now_add=True)
 

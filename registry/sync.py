@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .client import (
@@ -29,6 +31,7 @@ from .client import (
 from .connect import client_for
 from .locks import sync_lock
 from .models import Layer, Manifest, Registry, Repository, SyncRun, Tag
+from .staleness import refresh_staleness
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +43,7 @@ CATALOG_DENIED = (
     "GitLab lets only administrators read the catalog: name the repositories to sync instead, "
     "with `manage.py add_registry … --repository GROUP/PROJECT` (repeatable)."
 )
+STALENESS_FULL_REFRESH = timedelta(hours=1)
 WRITE_CHUNK = 500  # rows per bulk statement: well under SQLite's variable limit
 
 
@@ -49,6 +53,7 @@ class SyncCounts:
     tags_changed: int = 0
     tags_removed: int = 0
     manifests_fetched: int = 0
+    changed_repository_ids: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -142,6 +147,7 @@ def _run_sync(
         progress(len(names), len(names), "")
     if repository is None and not failed:
         run.repositories_removed = _remove_vanished_repositories(registry=registry, keep=names)
+    _refresh_staleness(registry=registry, changed=counts.changed_repository_ids)
     run.tags_added = counts.tags_added
     run.tags_changed = counts.tags_changed
     run.tags_removed = counts.tags_removed
@@ -170,6 +176,18 @@ def _remove_vanished_repositories(*, registry: Registry, keep: list[str]) -> int
     if ids:
         Repository.objects.filter(pk__in=ids).delete()
     return len(ids)
+
+
+def _refresh_staleness(*, registry: Registry, changed: set[int]) -> None:
+    """Verdicts for the repositories that changed; for all of them when the last is old."""
+    now = timezone.now()
+    last = registry.staleness_refreshed_at
+    if last is None or now - last > STALENESS_FULL_REFRESH:
+        refresh_staleness(registry=registry, now=now)
+        Registry.objects.filter(pk=registry.pk).update(staleness_refreshed_at=now)
+        registry.staleness_refreshed_at = now
+    elif changed:
+        refresh_staleness(registry=registry, now=now, repository_ids=changed)
 
 
 # -- one repository ------------------------------------------------------------
@@ -315,6 +333,8 @@ def _write_repository(
         )
         if changes:
             _remove_orphan_manifests(repo)
+            _count_tags_per_manifest(repo)
+            counts.changed_repository_ids.add(repo.pk)
         repo.last_synced_at = now
         repo.save(update_fields=["last_synced_at"])
     return created
@@ -442,6 +462,13 @@ def _remove_orphan_manifests(repo: Repository) -> None:
         Manifest.children.through.objects.filter(from_manifest_id__in=chunk).delete()
         Manifest.children.through.objects.filter(to_manifest_id__in=chunk).delete()
         Manifest.objects.filter(pk__in=chunk).delete()
+
+
+def _count_tags_per_manifest(repo: Repository) -> None:
+    tags = Tag.objects.filter(manifest=OuterRef("pk")).order_by().values("manifest")
+    Manifest.objects.filter(repository=repo).update(
+        tag_count=Coalesce(Subquery(tags.annotate(n=Count("pk")).values("n")), 0)
+    )
 
 
 def _chunks(items: list[T], size: int = WRITE_CHUNK) -> Iterator[list[T]]:

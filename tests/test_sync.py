@@ -213,3 +213,34 @@ def test_a_lock_left_by_a_dead_worker_expires(
     assert run.status == SyncRun.Status.SUCCEEDED
     cached_registry.refresh_from_db()
     assert cached_registry.sync_lock_token is None
+
+
+def test_a_sync_counts_the_tags_on_each_digest_and_judges_staleness(
+    cached_registry: Registry, registry_client: RegistryClient
+) -> None:
+    old = datetime(2025, 6, 1, tzinfo=UTC)
+    push_image(registry_client, "acme/web", "latest", created=old)
+    retag(registry_client, "acme/web", "latest", "master")
+    push_image(registry_client, "acme/web", "review-login-3", created=old)
+
+    sync_registry(registry=cached_registry)
+
+    tags = {tag.name: tag for tag in Tag.objects.select_related("manifest")}
+    assert tags["latest"].manifest.tag_count == 2
+    assert tags["review-login-3"].manifest.tag_count == 1
+    assert tags["review-login-3"].is_stale
+    assert tags["latest"].is_protected
+    assert not tags["latest"].is_stale
+
+
+def test_staleness_follows_a_repushed_tag(
+    cached_registry: Registry, registry_client: RegistryClient
+) -> None:
+    push_image(registry_client, "acme/web", "review-login-3", created=JAN)
+    sync_registry(registry=cached_registry)
+    assert Tag.objects.get().is_stale
+
+    push_image(registry_client, "acme/web", "review-login-3", created=datetime.now(UTC))
+    sync_registry(registry=cached_registry)
+
+    assert not Tag.objects.get().is_stale
