@@ -67,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Every page needs a login; an HTMX request from an expired session redirects the page.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "registry.middleware.htmx_login_redirect",
 ]
 
 ROOT_URLCONF = "janitor_site.urls"

@@ -42,6 +42,10 @@ class Registry(models.Model):
     class Meta:
         verbose_name_plural = "registries"
         ordering = ["name"]
+        permissions = [
+            ("sync_registry", "Can sync a registry now"),
+            ("delete_images", "Can plan and confirm image deletions"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -176,6 +180,9 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Progress, for the dashboard: updated as each repository finishes.
+    repositories_total = models.PositiveIntegerField(default=0)
+    repositories_done = models.PositiveIntegerField(default=0)
     repositories_added = models.PositiveIntegerField(default=0)
     repositories_removed = models.PositiveIntegerField(default=0)
     tags_added = models.PositiveIntegerField(default=0)

@@ -131,7 +131,11 @@ def _run_sync(
     names = _repositories_to_sync(registry=registry, client=client, repository=repository)
     counts = SyncCounts()
     failed: list[dict[str, str]] = []
+    run.repositories_total = len(names)
     for index, name in enumerate(names):
+        SyncRun.objects.filter(pk=run.pk).update(
+            repositories_total=len(names), repositories_done=index
+        )
         if progress:
             progress(index, len(names), name)
         try:
@@ -143,6 +147,7 @@ def _run_sync(
             failed.append({"repository": name, "error": exc.message})
             continue
         run.repositories_added += int(created)
+    run.repositories_done = len(names)
     if progress:
         progress(len(names), len(names), "")
     if repository is None and not failed:

@@ -23,3 +23,42 @@ def cached_registry(db, local_registry) -> Registry:  # type: ignore[no-untyped-
     """The test's registry, saved as the dashboard knows it (nothing synced yet)."""
     registry, _ = save_registry(name="local", url=local_registry.url)
     return registry
+
+
+def _user_in(role: str | None, username: str):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group, User
+
+    from registry.roles import ensure_roles
+
+    ensure_roles()
+    user = User.objects.create_user(username=username, password="password")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db):  # type: ignore[no-untyped-def]
+    from registry.roles import VIEWERS
+
+    return _user_in(VIEWERS, "vera-viewer")
+
+
+@pytest.fixture
+def janitor(db):  # type: ignore[no-untyped-def]
+    from registry.roles import JANITORS
+
+    return _user_in(JANITORS, "jan-janitor")
+
+
+@pytest.fixture
+def registry_admin(db):  # type: ignore[no-untyped-def]
+    from registry.roles import ADMINS
+
+    return _user_in(ADMINS, "ada-admin")
+
+
+@pytest.fixture
+def outsider(db):  # type: ignore[no-untyped-def]
+    """Logged in, but in no role: sees nothing."""
+    return _user_in(None, "otto-outsider")

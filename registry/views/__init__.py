@@ -1,0 +1,1 @@
+"""Views: thin functions that check access, call selectors/services, render templates."""

@@ -1,0 +1,48 @@
+"""One helper per access rule; each raises 404 or PermissionDenied (403)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django_htmx.middleware import HtmxDetails
+
+from registry.models import Registry, Tag
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+    user: AbstractBaseUser | AnonymousUser  # type: ignore[assignment]
+
+
+def get_registry_for_viewer(request: HttpRequest, name: str) -> Registry:
+    if not request.user.has_perm("registry.view_registry"):
+        raise PermissionDenied
+    return get_object_or_404(Registry, name=name)
+
+
+def get_registry_for_janitor(request: HttpRequest, name: str) -> Registry:
+    """Syncing and deleting: the Janitors role (or an admin)."""
+    registry = get_registry_for_viewer(request, name)
+    if not request.user.has_perm("registry.sync_registry"):
+        raise PermissionDenied
+    return registry
+
+
+def get_registry_for_admin(request: HttpRequest, name: str) -> Registry:
+    registry = get_registry_for_viewer(request, name)
+    if not request.user.has_perm("registry.change_stalenessrules"):
+        raise PermissionDenied
+    return registry
+
+
+def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
+    if not request.user.has_perm("registry.view_registry"):
+        raise PermissionDenied
+    return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
+
+
+def require_viewer(request: HttpRequest) -> None:
+    if not request.user.has_perm("registry.view_registry"):
+        raise PermissionDenied

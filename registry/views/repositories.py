@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+
+def repository_list(request: HttpRequest, name: str) -> HttpResponse:
+    raise NotImplementedError
