@@ -233,65 +233,62 @@ def read_repository_state(
     except NotFound:
         return state  # the repository is gone (or empty): its cache goes too
 
-    def look_up(tag: str) -> tuple[str, ManifestDocument | None]:
-        if tag in known_tags:
-            return client.head_manifest(name, tag).digest, None
-        document = client.get_manifest(name, tag)
-        return document.digest, document
+    configs: dict[str, ImageConfig] = {}
+
+    def complete(document: ManifestDocument) -> FetchedManifest:
+        """The manifest with its image config, fetched in the same worker: no second pass."""
+        fetched = FetchedManifest(document)
+        if document.config is not None:
+            digest = document.config.digest
+            if digest not in configs:
+                configs[digest] = client.get_image_config(name, digest)
+            fetched.config = configs[digest]
+        return fetched
+
+    def look_up(tag: str) -> tuple[str, FetchedManifest | None] | None:
+        try:
+            if tag in known_tags:
+                return client.head_manifest(name, tag).digest, None
+            document = client.get_manifest(name, tag)
+        except NotFound:
+            return None  # deleted between the tag list and this request
+        if document.digest in known_digests:
+            return document.digest, None
+        return document.digest, complete(document)
 
     for tag, result, error in client.map_concurrently(look_up, tags):
-        if isinstance(error, NotFound):
-            continue  # deleted between the tag list and the HEAD
         if error is not None:
             raise error
-        assert result is not None
-        digest, document = result
+        if result is None:
+            continue
+        digest, fetched = result
         state.tag_digests[tag] = digest
-        if document is not None and digest not in known_digests:
-            state.fetched.setdefault(digest, FetchedManifest(document))
+        if fetched is not None:
+            state.fetched.setdefault(digest, fetched)
+
+    def fetch(digest: str) -> FetchedManifest:
+        return complete(client.get_manifest(name, digest))
 
     missing = {d for d in state.tag_digests.values() if d not in known_digests} - set(state.fetched)
-    _fetch_manifests(client=client, name=name, digests=missing, into=state.fetched)
-    children = (
-        {
-            child.digest
-            for fetched in list(state.fetched.values())
-            for child in fetched.document.children
-        }
-        - known_digests
-        - set(state.fetched)
-    )
-    _fetch_manifests(client=client, name=name, digests=children, into=state.fetched)
-    _fetch_configs(client=client, name=name, fetched=state.fetched.values())
+    _fetch_all(client=client, fetch=fetch, digests=missing, into=state.fetched)
+    children = {child.digest for item in state.fetched.values() for child in item.document.children}
+    children -= known_digests | set(state.fetched)
+    _fetch_all(client=client, fetch=fetch, digests=children, into=state.fetched)
     return state
 
 
-def _fetch_manifests(
-    *, client: RegistryClient, name: str, digests: Iterable[str], into: dict[str, FetchedManifest]
+def _fetch_all(
+    *,
+    client: RegistryClient,
+    fetch: Callable[[str], FetchedManifest],
+    digests: Iterable[str],
+    into: dict[str, FetchedManifest],
 ) -> None:
-    for digest, document, error in client.map_concurrently(
-        lambda d: client.get_manifest(name, d), sorted(digests)
-    ):
+    for digest, fetched, error in client.map_concurrently(fetch, sorted(digests)):
         if error is not None:
             raise error
-        assert document is not None
-        into[digest] = FetchedManifest(document)
-
-
-def _fetch_configs(
-    *, client: RegistryClient, name: str, fetched: Iterable[FetchedManifest]
-) -> None:
-    by_config: dict[str, list[FetchedManifest]] = {}
-    for item in fetched:
-        if item.document.config is not None:
-            by_config.setdefault(item.document.config.digest, []).append(item)
-    for digest, config, error in client.map_concurrently(
-        lambda d: client.get_image_config(name, d), sorted(by_config)
-    ):
-        if error is not None:
-            raise error
-        for item in by_config[digest]:
-            item.config = config
+        assert fetched is not None
+        into[digest] = fetched
 
 
 # -- writing the cache -----------------------------------------------------------
