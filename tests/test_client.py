@@ -200,3 +200,23 @@ def test_a_500_is_not_retried(local_registry, fault_proxy) -> None:  # type: ign
         client.list_repositories()
     assert caught.value.code == "UNKNOWN"
     assert proxy.hits == [1]
+
+
+def test_concurrent_first_requests_to_a_basic_auth_registry_all_authenticate(
+    basic_auth_registry,
+) -> None:  # type: ignore[no-untyped-def]
+    with RegistryClient(
+        basic_auth_registry.url,
+        username=basic_auth_registry.username,
+        password=basic_auth_registry.password,
+    ) as client:
+        push_image(client, "acme/web", "v1", created=JAN)
+    with RegistryClient(
+        basic_auth_registry.url,
+        username=basic_auth_registry.username,
+        password=basic_auth_registry.password,
+    ) as fresh:
+        results = list(fresh.map_concurrently(lambda _: fresh.list_tags("acme/web"), range(40)))
+
+    assert [error for _, _, error in results if error is not None] == []
+    assert all(tags == ["v1"] for _, tags, _ in results)

@@ -147,12 +147,17 @@ class RegistryClient:
         """
         pool = self._get_pool()
         futures = {pool.submit(function, item): item for item in items}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                yield item, future.result(), None
-            except errors.RegistryError as exc:
-                yield item, None, exc
+        try:
+            for future in as_completed(futures):
+                item = futures[future]
+                try:
+                    yield item, future.result(), None
+                except errors.RegistryError as exc:
+                    yield item, None, exc
+        finally:
+            # A caller that stops early (on the first error) leaves no work queued behind.
+            for future in futures:
+                future.cancel()
 
     # -- writing (seeding, and untagging by placeholder) -------------------------
 

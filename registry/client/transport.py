@@ -118,14 +118,17 @@ class Transport:
         what: str,
     ) -> requests.Response:
         token = self._tokens.get(scope)
-        response = self._send(method, url, headers, params, data, self._auth_header(token), what)
+        sent = self._auth_header(token)
+        response = self._send(method, url, headers, params, data, sent, what)
         if response.status_code != 401:
             return response
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return response
         if challenge.scheme == "basic":
-            if not self._username or self._basic:
+            # Decided by what *this* request carried: concurrent requests sent before
+            # another thread learnt that the registry wants Basic must still retry.
+            if not self._username or sent.get("Authorization", "").startswith("Basic "):
                 return response  # nothing new to try: error_for_response explains
             self._basic = True
         elif challenge.scheme == "bearer":
