@@ -1,17 +1,27 @@
-"""Benchmarks: `python -m bench [sync] [--scale 2x500 --scale 20x500 …]`.
+"""Benchmarks. Each measures its baseline in the same run and prints a table.
 
-Each figure is measured against a baseline taken in the same run, and reported
-as a ratio. See bench/sync.py.
+python -m bench sync  [--scale 2x500 --scale 20x500 …]   issue 2: the sync
+python -m bench pages [--tags 100000 --repos 200 …]       issue 3: page server times
+python -m bench                                           all of them, default sizes
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench.sync import main
+from bench import pages, sync
+
+COMMANDS = {"sync": sync.main, "pages": pages.main}
+
+
+def run(argv: list[str]) -> int:
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    return max(command(argv) for command in COMMANDS.values())
+
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if args and args[0] == "sync":
-        args = args[1:]
-    sys.exit(main(args))
+    sys.exit(run(sys.argv[1:]))

@@ -59,7 +59,10 @@ def main(argv: list[str]) -> int:
 def measure_scale(scale: Scale, *, repeat: int) -> dict:
     from registry.local_registry import start_local_registry
 
-    with tempfile.TemporaryDirectory(prefix="janitor-bench-") as tmp:
+    # On tmpfs when there is one: the registry's disk writes dominate seeding (2.5x faster),
+    # and floor and sync are measured against the same registry either way.
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="janitor-bench-", dir=shm) as tmp:
         workdir = Path(tmp)
         registry = start_local_registry(root_dir=workdir / "registry")
         try:
