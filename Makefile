@@ -1,8 +1,9 @@
 # Registry Janitor: `make demo` to try it, `make test` before every commit.
 #
 # Everything runs from a virtualenv in the checkout (.venv). `make install` also
-# needs three Debian packages: docker-registry and redis-server (the tests and
-# the demo start their own processes from these binaries) and python3-venv.
+# needs Debian packages: docker-registry and redis-server (the tests and the demo
+# start their own processes from these binaries), chromium (the browser tests) and
+# python3-venv.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,6 +34,7 @@ system-packages:
 	@missing=""; \
 	command -v docker-registry >/dev/null 2>&1 || missing="$$missing docker-registry"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ ! -x $(PYTHON) ] && ! $(SYSTEM_PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
 		missing="$$missing python3-venv"; \
 	fi; \

@@ -28,6 +28,11 @@ def save_registry(
     url = url.strip().rstrip("/")
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise ValidationError(f"{url!r} is not a registry URL: give http(s)://host[:port].")
+    if urlsplit(url).username or urlsplit(url).password:
+        raise ValidationError(
+            "Put the username and password in their own fields, not in the URL: "
+            "a URL is shown on pages and in messages, a password must never be."
+        )
     if ca_bundle and not Path(ca_bundle).is_file():
         raise ValidationError(f"The CA bundle {ca_bundle} does not exist.")
     with transaction.atomic():

@@ -95,3 +95,13 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("Sat, 28 Nov 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after("") is None
+
+
+def test_error_messages_never_carry_credentials_from_a_url() -> None:
+    from registry.client import RegistryClient, RegistryUnreachable
+
+    client = RegistryClient("http://bot:secret@127.0.0.1:9", max_retries=0, timeout=1)
+    with client, pytest.raises(RegistryUnreachable) as caught:
+        client.check()
+    assert "secret" not in caught.value.message
+    assert "127.0.0.1:9" in caught.value.message

@@ -119,3 +119,9 @@ def test_list_tags_as_csv_and_table(synced) -> None:  # type: ignore[no-untyped-
 
 def test_list_tags_filters_by_registry(synced) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(run("list_tags", "--registry", "other", "--format", "json")) == []
+
+
+def test_add_registry_refuses_credentials_inside_the_url() -> None:
+    with pytest.raises(CommandError, match="not in the URL"):
+        run("add_registry", "leaky", "https://bot:secret@registry.example.com")
+    assert not Registry.objects.exists()

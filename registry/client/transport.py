@@ -167,7 +167,7 @@ class Transport:
                 logger.warning(
                     "Not sending credentials to token service %s: it is neither HTTPS nor "
                     "on the registry's host; asking for an anonymous token.",
-                    urlsplit(realm).netloc,
+                    _host(realm),
                 )
         what_token = f"asking the token service for access while {what}"
         response = self._send("GET", realm, None, params, None, {}, what_token, auth=auth)
@@ -220,17 +220,16 @@ class Transport:
             )
         except requests.exceptions.SSLError as exc:
             raise errors.RegistryUnreachable(
-                f"The TLS certificate of {urlsplit(url).netloc} could not be verified while "
+                f"The TLS certificate of {_host(url)} could not be verified while "
                 f"{what}. Give the registry a CA bundle, or turn TLS verification off."
             ) from exc
         except requests.exceptions.Timeout as exc:
             raise errors.RegistryUnreachable(
-                f"{urlsplit(url).netloc} did not answer within {self.timeout:g} seconds "
-                f"while {what}."
+                f"{_host(url)} did not answer within {self.timeout:g} seconds while {what}."
             ) from exc
         except requests.exceptions.ConnectionError as exc:
             raise errors.RegistryUnreachable(
-                f"Could not reach {urlsplit(url).netloc} while {what}: the connection failed "
+                f"Could not reach {_host(url)} while {what}: the connection failed "
                 f"or was cut. Is the registry running, and is its URL right?"
             ) from exc
 
@@ -246,6 +245,12 @@ class Transport:
         if retry_after > MAX_RETRY_WAIT:
             return None
         return retry_after + random.uniform(0, BACKOFF_BASE)
+
+
+def _host(url: str) -> str:
+    """host[:port] of a URL, never its user:password@ part (it must not reach any message)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
