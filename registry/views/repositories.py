@@ -1,7 +1,65 @@
+"""The Repositories page: a registry's repositories with their sizes, searchable and sortable."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from registry.tag_queries import (
+    DESCENDING_FIRST,
+    REPOSITORY_PAGE_SIZE,
+    DeferredJoinPaginator,
+    RepositoryFilters,
+    filter_repositories,
+    parse_repository_filters,
+    repository_querystring,
+)
+
+from .access import HtmxHttpRequest, get_registry_for_viewer
+from .tags import Column, Header
+
+REPOSITORY_COLUMNS = [
+    Column("Repository", "name"),
+    Column("Tags", "tags", numeric=True),
+    Column("Size", "size", numeric=True),
+    Column("Stale tags", "stale_tags", numeric=True),
+    Column("Stale size", "stale_size", numeric=True),
+    Column("Newest image", "newest"),
+]
 
 
-def repository_list(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@require_GET
+def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    registry = get_registry_for_viewer(request, name)
+    filters = parse_repository_filters(request.GET)
+    repositories = filter_repositories(registry=registry, filters=filters)
+    paginator = DeferredJoinPaginator(repositories, REPOSITORY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    querystring = repository_querystring(filters)
+    context = {
+        "registry": registry,
+        "filters": filters,
+        "page": page,
+        "repositories": list(page.object_list),
+        "count": paginator.count,
+        "headers": [_header(c, request.path, filters) for c in REPOSITORY_COLUMNS],
+        "page_url": f"{request.path}?{querystring}{'&' if querystring else ''}page=",
+    }
+    template = "registry/repositories.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#listing"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _header(column: Column, path: str, filters: RepositoryFilters) -> Header:
+    if filters.sort_key == column.sort:
+        next_sort = column.sort if filters.descending else f"-{column.sort}"
+        aria_sort = "descending" if filters.descending else "ascending"
+    else:
+        next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
+        aria_sort = ""
+    return Header(column, f"{path}?{repository_querystring(filters, sort=next_sort)}", aria_sort)

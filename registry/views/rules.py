@@ -1,7 +1,71 @@
+"""The staleness rules page: registry admins edit what counts as stale, and preview it."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from registry.forms import StalenessRulesForm
+from registry.models import Registry
+from registry.staleness import refresh_staleness, rules_for
+from registry.tag_queries import StaleFigures, preview_staleness, stale_figures
+
+from .access import HtmxHttpRequest, get_registry_for_admin
+
+PREVIEW = "preview"
 
 
-def edit_rules(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+def saved_message(*, changed: int, figures: StaleFigures) -> str:
+    tags = "tag changed its verdict" if changed == 1 else "tags changed their verdict"
+    return (
+        f"Rules saved. {changed:,} {tags}; "
+        f"{figures.stale:,} of {figures.total:,} tags are stale now."
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def edit_rules(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    registry = get_registry_for_admin(request, name)
+    rules = rules_for(registry=registry)
+    preview: StaleFigures | None = None
+    if request.method == "POST":
+        form = StalenessRulesForm(request.POST, instance=rules)
+        if form.is_valid() and request.POST.get("action") == PREVIEW:
+            # Evaluated on the unsaved rules: nothing is written.
+            preview = preview_staleness(
+                registry=registry, rules=form.save(commit=False), now=timezone.now()
+            )
+        elif form.is_valid():
+            with transaction.atomic():
+                form.save()
+                changed = refresh_staleness(registry=registry)
+            messages.success(
+                request, saved_message(changed=changed, figures=stale_figures(registry=registry))
+            )
+            return redirect("rules", name=registry.name)
+    else:
+        form = StalenessRulesForm(instance=rules)
+    return _render(request, registry=registry, form=form, preview=preview)
+
+
+def _render(
+    request: HtmxHttpRequest,
+    *,
+    registry: Registry,
+    form: StalenessRulesForm,
+    preview: StaleFigures | None,
+) -> HttpResponse:
+    context = {
+        "registry": registry,
+        "form": form,
+        "current": stale_figures(registry=registry),
+        "preview": preview,
+    }
+    template = "registry/rules.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#rules_form"
+    return render(request, template, context)

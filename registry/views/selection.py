@@ -1,23 +1,216 @@
+"""The selection: its page, and the POSTs that change it from the tag pages.
+
+Every change answers an HTMX request with the selection bar (`#selection-bar`,
+swapped outerHTML) and, without HTMX, redirects back to `next`. Selecting is
+harmless, so every viewer may; the bar offers "Preview deletion" only to those
+who may delete.
+
+When a change is not what the clicked checkbox already shows (a whole page,
+everything matching, a clear, a refused or explicit toggle), the response also
+triggers the client event `selection-changed`, so a page can re-read its boxes.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from registry import selection
+from registry.models import Registry, Tag
+from registry.tag_queries import filter_tags, parse_tag_filters
+
+from .access import HtmxHttpRequest, get_registry_for_viewer
+
+SELECTION_PAGE_SIZE = 50
+SELECTION_CHANGED_EVENT = "selection-changed"
+BAD_TAG_IDS_MESSAGE = "Tag ids must be whole numbers."
+ONE_TAG_MESSAGE = "Toggle one tag at a time."
 
 
-def selection_page(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+def filter_problem_message(errors: dict[str, str]) -> str:
+    return "Nothing was selected: fix the filter first. " + " ".join(errors.values())
 
 
-def toggle_tag(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@require_GET
+def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The selected tags, paginated, with totals per repository."""
+    registry = get_registry_for_viewer(request, name)
+    user = request.user
+    totals = selection.totals_by_repository(user=user, registry=registry)
+    summary = selection.SelectionSummary(
+        count=sum(t.count for t in totals), total_size=sum(t.total_size for t in totals)
+    )
+    # Paging over the count alone: the page's rows come from the selection's own index.
+    page = Paginator(range(summary.count), SELECTION_PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = selection.selected_tag_ids_page(
+        user=user,
+        registry=registry,
+        offset=max(page.start_index() - 1, 0),
+        limit=SELECTION_PAGE_SIZE,
+    )
+    by_id = Tag.objects.select_related("repository", "manifest").in_bulk(ids)
+    context = {
+        **bar_context(request, registry, summary=summary),
+        "page": page,
+        "tags": [by_id[pk] for pk in ids if pk in by_id],
+        "repository_totals": totals,
+    }
+    template = "registry/selection.html#list" if request.htmx else "registry/selection.html"
+    return render(request, template, context)
 
 
-def select_page(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@require_POST
+def toggle_tag(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Select or unselect one tag (`tag=<id>`).
+
+    Without `selected` it toggles; `selected=1` or `selected=0` sets the state
+    instead (the selection page's "Remove" buttons send `selected=0`).
+    """
+    registry = get_registry_for_viewer(request, name)
+    ids = _tag_ids(request.POST)
+    if ids is None:
+        return HttpResponseBadRequest(BAD_TAG_IDS_MESSAGE)
+    if len(set(ids)) != 1:
+        return HttpResponseBadRequest(ONE_TAG_MESSAGE)
+    tag_id = ids[0]
+    user = request.user
+    wanted = request.POST.get("selected")
+    if wanted is None:
+        result = selection.toggle_tag(user=user, registry=registry, tag_id=tag_id)
+        if result.refused:
+            return _changed(request, registry, selection.over_limit_message(1), error=True)
+        if result.missing:
+            return _changed(request, registry, selection.TAG_GONE_MESSAGE, error=True)
+        return _respond(request, registry, message="", announce=False)
+    if wanted in {"0", "false", "off", ""}:
+        removed = selection.remove_tags(user=user, registry=registry, tag_ids=[tag_id])
+        return _changed(request, registry, selection.removed_message(removed))
+    return _added(
+        request, registry, selection.add_tags(user=user, registry=registry, tag_ids=[tag_id])
+    )
 
 
-def select_matching(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@require_POST
+def select_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Select the tags of one page of rows (repeated `tag=<id>`)."""
+    registry = get_registry_for_viewer(request, name)
+    ids = _tag_ids(request.POST)
+    if ids is None:
+        return HttpResponseBadRequest(BAD_TAG_IDS_MESSAGE)
+    result = selection.add_tags(user=request.user, registry=registry, tag_ids=ids)
+    return _added(request, registry, result)
 
 
-def clear(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@require_POST
+def select_matching(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Select every tag the filter in the URL's query string matches (as the tag pages read it)."""
+    registry = get_registry_for_viewer(request, name)
+    filters, errors = parse_tag_filters(request.GET)
+    if errors:
+        # A field with an error is left out of the filter: selecting would take too much.
+        return _changed(request, registry, filter_problem_message(errors), error=True)
+    result = selection.add_matching(
+        user=request.user,
+        registry=registry,
+        queryset=filter_tags(registry=registry, filters=filters),
+    )
+    return _added(request, registry, result)
+
+
+@require_POST
+def clear(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    registry = get_registry_for_viewer(request, name)
+    selection.clear_selection(user=request.user, registry=registry)
+    return _changed(request, registry, selection.SELECTION_CLEARED_MESSAGE)
+
+
+def bar_context(
+    request: HtmxHttpRequest,
+    registry: Registry,
+    *,
+    message: str = "",
+    error: bool = False,
+    summary: selection.SelectionSummary | None = None,
+) -> dict[str, Any]:
+    """What `registry/_selection_bar.html` needs, for any page that includes it."""
+    if summary is None:
+        summary = selection.selection_summary(user=request.user, registry=registry)
+    return {
+        "registry": registry,
+        "selection": summary,
+        "selection_message": message,
+        "selection_message_is_error": error,
+        "selection_size_note": selection.SIZE_COUNTS_EACH_IMAGE_ONCE,
+        "selection_max": selection.MAX_SELECTED_TAGS,
+    }
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _tag_ids(data: QueryDict) -> list[int] | None:
+    """The repeated `tag` values as ids, or None when one is not a number."""
+    try:
+        return [int(value) for value in data.getlist("tag")]
+    except ValueError:
+        return None
+
+
+def _added(
+    request: HtmxHttpRequest, registry: Registry, result: selection.AddResult
+) -> HttpResponse:
+    if result.skipped_over_limit:
+        message = selection.over_limit_message(result.skipped_over_limit)
+        if result.added:
+            message = f"{selection.added_message(result.added)} {message}"
+        return _changed(request, registry, message, error=True)
+    return _changed(request, registry, selection.added_message(result.added))
+
+
+def _changed(
+    request: HtmxHttpRequest, registry: Registry, message: str, *, error: bool = False
+) -> HttpResponse:
+    return _respond(request, registry, message=message, error=error, announce=True)
+
+
+def _respond(
+    request: HtmxHttpRequest,
+    registry: Registry,
+    *,
+    message: str,
+    error: bool = False,
+    announce: bool,
+) -> HttpResponse:
+    """The bar for HTMX; otherwise a redirect back, with the message for the next page."""
+    if not request.htmx:
+        if message:
+            messages.add_message(request, messages.ERROR if error else messages.SUCCESS, message)
+        return redirect(_next_url(request, registry))
+    context = bar_context(request, registry, message=message, error=error)
+    # Where the bar's forms come back to without JavaScript: the page it sits on.
+    context["selection_next"] = request.htmx.current_url_abs_path or reverse(
+        "tags", args=[registry.name]
+    )
+    response = render(request, "registry/_selection_bar.html", context)
+    if announce:
+        response = trigger_client_event(
+            response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}
+        )
+    return response
+
+
+def _next_url(request: HtmxHttpRequest, registry: Registry) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("tags", args=[registry.name])

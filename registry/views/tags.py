@@ -1,15 +1,163 @@
+"""The Tags page (one repository's, or filtered across all), Stale images, and a tag's detail."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from dataclasses import dataclass, replace
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from registry.models import Layer, Manifest, Registry, Tag
+from registry.selection import selected_ids_among
+from registry.tag_queries import (
+    DESCENDING_FIRST,
+    PAGE_SIZES,
+    DeferredJoinPaginator,
+    TagFilters,
+    counting_is_costly,
+    filter_querystring,
+    filter_tags,
+    media_type_name,
+    parse_tag_filters,
+)
+
+from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
+from .selection import bar_context
+
+# Other tags on the same digest listed in the detail; the rest are counted.
+SHARED_TAGS_SHOWN = 50
 
 
-def tag_list(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@dataclass(frozen=True)
+class Column:
+    label: str
+    sort: str = ""  # the sort key; empty: not sortable
+    numeric: bool = False
 
 
-def stale_tags(request: HttpRequest, name: str) -> HttpResponse:
-    raise NotImplementedError
+@dataclass(frozen=True)
+class Header:
+    column: Column
+    url: str = ""
+    aria_sort: str = ""  # "ascending" / "descending" on the sorted column
 
 
-def tag_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    raise NotImplementedError
+TAG_COLUMNS = [
+    Column("Tag", "name"),
+    Column("Repository", "repository"),
+    Column("Digest", "digest"),
+    Column("Size", "size", numeric=True),
+    Column("Created", "created"),
+    Column("First seen", "first_seen"),
+    Column("Platforms"),
+    Column("Media type", "media_type"),
+    Column("Status"),
+]
+
+
+@require_GET
+def tag_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    registry = get_registry_for_viewer(request, name)
+    filters, errors = parse_tag_filters(request.GET)
+    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=False)
+
+
+@require_GET
+def stale_tags(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The tags page across all repositories with "only stale" always on."""
+    registry = get_registry_for_viewer(request, name)
+    filters, errors = parse_tag_filters(request.GET)
+    filters = replace(filters, stale_only=True)
+    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=True)
+
+
+def _tag_page(
+    request: HtmxHttpRequest,
+    *,
+    registry: Registry,
+    filters: TagFilters,
+    errors: dict[str, str],
+    stale_view: bool,
+) -> HttpResponse:
+    tags = filter_tags(registry=registry, filters=filters)
+    paginator = DeferredJoinPaginator(tags, filters.page_size, one_pass=counting_is_costly(filters))
+    page = paginator.get_page(request.GET.get("page"))
+    rows: list[Tag] = list(page.object_list)
+    for tag in rows:
+        tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
+    page_ids = [tag.pk for tag in rows]
+    querystring = filter_querystring(filters)
+    columns = [c for c in TAG_COLUMNS if not (filters.repository and c.sort == "repository")]
+    context = {
+        "registry": registry,
+        "filters": filters,
+        "errors": errors,
+        "stale_view": stale_view,
+        "page": page,
+        "tags": rows,
+        "count": paginator.count,
+        "headers": [_header(c, request.path, filters) for c in columns],
+        "querystring": querystring,
+        "page_url": f"{request.path}?{querystring}&page="
+        if querystring
+        else f"{request.path}?page=",
+        "page_sizes": PAGE_SIZES,
+        "selected_ids": selected_ids_among(user=request.user, registry=registry, tag_ids=page_ids),
+        "name_value": request.GET.get("name", ""),
+        "older_than_value": request.GET.get("older_than_days", ""),
+    }
+    template = "registry/tags.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#listing"
+    else:  # the selection bar is outside the listing
+        context.update(bar_context(request, registry))
+    response = render(request, template, context)
+    # The same URL answers a page or a fragment: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _header(column: Column, path: str, filters: TagFilters) -> Header:
+    if not column.sort:
+        return Header(column)
+    if filters.sort_key == column.sort:
+        next_sort = column.sort if filters.descending else f"-{column.sort}"
+        aria_sort = "descending" if filters.descending else "ascending"
+    else:
+        next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
+        aria_sort = ""
+    return Header(column, f"{path}?{filter_querystring(filters, sort=next_sort)}", aria_sort)
+
+
+@require_GET
+def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A drawer over the tags page for HTMX requests; a page of its own otherwise."""
+    tag = get_tag_for_viewer(request, pk)
+    manifest = tag.manifest
+    layers = Prefetch("layers", queryset=Layer.objects.order_by("pk"))
+    children = list(
+        Manifest.objects.filter(parents=manifest)
+        .order_by("platforms", "digest")
+        .prefetch_related(layers)
+    )
+    shared = Tag.objects.filter(manifest=manifest).exclude(pk=tag.pk).order_by("name")
+    shared_tags = list(shared[:SHARED_TAGS_SHOWN])
+    context = {
+        "tag": tag,
+        "registry": tag.repository.registry,
+        "manifest": manifest,
+        "media_type_name": media_type_name(manifest.media_type),
+        "layers": [] if children else list(manifest.layers.order_by("pk")),
+        "children": children,
+        "shared_tags": shared_tags,
+        "shared_more": max(manifest.tag_count - 1 - len(shared_tags), 0),
+    }
+    template = "registry/tag_detail.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#drawer"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -1,0 +1,102 @@
+"""A team lead finds the stale review images of a repository and selects them all."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from registry.staleness import refresh_staleness
+from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+MB = 1024 * 1024  # filesizeformat counts in binary units
+
+
+@pytest.fixture
+def team_registry():  # type: ignore[no-untyped-def]
+    """acme/web: 120 review builds 30-149 days old (90 over 60 days), 10 fresh, latest+master."""
+    now = timezone.now()
+    registry = RegistryFactory(name="main")
+    web = RepositoryFactory(registry=registry, name="acme/web")
+    api = RepositoryFactory(registry=registry, name="acme/api")
+    for n in range(120):
+        created = now - timedelta(days=30 + n)
+        manifest = ManifestFactory(repository=web, size=10 * MB, created=created)
+        TagFactory(manifest=manifest, name=f"review-login-{n}", first_seen=created)
+    for n in range(10):
+        manifest = ManifestFactory(repository=web, size=5 * MB, created=now - timedelta(days=1))
+        TagFactory(manifest=manifest, name=f"review-fresh-{n}")
+    shared = ManifestFactory(repository=web, size=50 * MB, created=now, tag_count=2)
+    TagFactory(manifest=shared, name="latest")
+    TagFactory(manifest=shared, name="master")
+    TagFactory(manifest=ManifestFactory(repository=api, size=70 * MB), name="v1.0.0")
+    refresh_staleness(registry=registry)
+    return registry
+
+
+def log_in(page: Page, live_server, user) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_find_stale_review_images_select_all_across_pages(
+    page: Page, live_server, janitor, team_registry
+) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, live_server, janitor)
+
+    expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/registries/main/stale/?repository=acme/web")
+    page.locator('input[name="older_than_days"]').fill("60")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".listing-bar .count")).to_contain_text("90 tags match")
+    expect(page).to_have_url(re.compile(r"older_than_days=60"))
+
+    page.get_by_role("button", name=re.compile(r"Select all 90 matching")).click()
+    bar = page.locator("#selection-bar")
+    expect(bar).to_contain_text("90 tags selected")
+    expect(bar).to_contain_text("900.0 MB")
+    # The listing reloads after a selection change: this page's boxes are now all checked.
+    expect(page.locator("input.select-tag:checked")).to_have_count(50)
+    page.wait_for_load_state("networkidle")
+
+    page.get_by_role("link", name=re.compile(r"^Next")).click()
+    expect(page.locator(".listing-bar .count")).to_contain_text("page 2 of 2")
+    expect(bar).to_contain_text("90 tags selected")
+    expect(page.locator("input.select-tag:checked")).to_have_count(40)
+    page.screenshot(path=str(DOCS / "tags.png"), full_page=True)
+
+    # Keyboard: focus a checkbox, Space unselects it, the bar follows.
+    first = page.locator("input.select-tag").first
+    first.focus()
+    page.keyboard.press("Space")
+    expect(bar).to_contain_text("89 tags selected")
+    expect(bar).to_contain_text("890.0 MB")
+
+    page.go_back()
+    expect(page.locator(".listing-bar .count")).to_contain_text("page 1 of 2")
+
+
+def test_tag_detail_shows_the_tags_sharing_its_digest(
+    page: Page, live_server, viewer, team_registry
+) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, live_server, viewer)
+    page.goto(f"{live_server.url}/registries/main/tags/?repository=acme/web&name=latest")
+
+    page.get_by_role("link", name="latest", exact=True).click()
+
+    drawer = page.locator("#drawer")
+    expect(drawer).to_contain_text("master")
+    expect(drawer).to_contain_text("sha256:")
+    expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
