@@ -15,7 +15,7 @@ INSTALL_STAMP := .venv/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install system-packages demo test test-only lint format bench clean
+.PHONY: help install system-packages demo test test-only lint format bench screenshots clean
 
 help:
 	@echo "make install    system packages (as root), .venv and the project in it"
@@ -83,6 +83,10 @@ test: lint
 
 test-only: install
 	$(PYTHON) -m pytest -n auto $(PYTEST_ARGS)
+
+# Refreshes the README's pictures in docs/ from the browser tests.
+screenshots: install
+	SAVE_SCREENSHOTS=1 $(PYTHON) -m pytest tests/e2e -p no:randomly -q
 
 bench: install
 	$(PYTHON) -m bench $(BENCH_ARGS)

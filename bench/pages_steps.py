@@ -166,6 +166,7 @@ REGISTRY = "bench"
 def main() -> None:
     database, tags, repos, times = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off: the manifest
     user = User.objects.create_user("bench", password="unused-password")
     user.groups.add(Group.objects.get(name=JANITORS))
     client = Client()

@@ -112,6 +112,11 @@ class Manifest(models.Model):
             models.Index(fields=["created"], name="manifest_created_idx"),
             models.Index(fields=["size"], name="manifest_size_idx"),
             models.Index(fields=["digest"], name="manifest_digest_idx"),
+            # Covers the per-repository figures: size, newest image, tagged or not.
+            models.Index(
+                fields=["repository", "tag_count", "size", "created"],
+                name="manifest_repo_figures_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,6 +166,8 @@ class Tag(models.Model):
         indexes = [
             models.Index(fields=["first_seen"], name="tag_first_seen_idx"),
             models.Index(fields=["repository", "is_stale"], name="tag_repository_stale_idx"),
+            # "Is every tag on this manifest stale?" from the index alone (stale sizes).
+            models.Index(fields=["manifest", "is_stale"], name="tag_manifest_stale_idx"),
         ]
 
     def __str__(self) -> str:

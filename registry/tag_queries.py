@@ -8,8 +8,8 @@ matching" (registry.selection) all mean the same tags.
 Everything here runs in a constant number of queries, paged in SQL
 (`DeferredJoinPaginator`): a tag page is a COUNT, then the page's rows found by
 a narrow sorted subquery of ids (for costly filters, one statement gives the
-count and the ids, then the rows are read); the repositories page is a COUNT
-and one page of repositories with their figures as correlated subqueries.
+count and the ids, then the rows are read); the repositories page is a page
+of repositories and their figures from a few GROUP BY queries.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 from django.core.paginator import Page, Paginator
 from django.db import DatabaseError, connection, transaction
 from django.db.models import (
-    BigIntegerField,
     BooleanField,
     Count,
     Exists,
@@ -37,11 +36,8 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -504,46 +500,112 @@ def repository_querystring(filters: RepositoryFilters, **changes: Any) -> str:
     return urlencode(pairs)
 
 
-def filter_repositories(*, registry: Registry, filters: RepositoryFilters) -> QuerySet[Repository]:
-    """The registry's repositories matching the search, with their tag aggregates.
+@dataclass(frozen=True)
+class RepositoryRow:
+    """One line of the repositories table.
 
-    Annotated: tag_total, stale_tags, size and stale_size (bytes of the manifests
-    tags point at, each once however many tags share it; stale: every tag on it
-    is stale, as on the dashboard) and newest (the newest image's created date).
-    Each aggregate is a correlated subquery over one repository's rows, so a page
-    costs the same however many repositories there are.
+    Sizes count the manifests tags point at, each once however many tags share
+    it; a manifest's size is stale when every tag on it is (as on the dashboard).
+    `newest` is the newest image's created date.
     """
-    repositories = Repository.objects.filter(registry=registry)
+
+    repository: Repository
+    tag_total: int = 0
+    stale_tags: int = 0
+    size: int = 0
+    stale_size: int = 0
+    newest: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.repository.name
+
+
+def repository_page(
+    *, registry: Registry, filters: RepositoryFilters, number: int | str | None
+) -> tuple[Page, list[RepositoryRow]]:
+    """One page of the registry's repositories matching the search, with their figures.
+
+    Every figure is a GROUP BY over all the repositories at once (one pass over
+    the tags or manifests, which PostgreSQL runs as hash joins); the figures are
+    only computed for the page's repositories, except the one sorted by, which
+    is computed for all of them and sorted in Python (a registry has hundreds or
+    thousands of repositories, not millions). Six queries at most.
+    """
+    repositories = Repository.objects.filter(registry=registry).order_by("name", "pk")
     if filters.search:
         repositories = repositories.filter(name__icontains=filters.search)
-    repo_tags = Tag.objects.filter(repository=OuterRef("pk")).order_by().values("repository")
-    tagged = Manifest.objects.filter(repository=OuterRef("pk"), tag_count__gt=0).order_by()
-    # As on the dashboard: a manifest's size is stale when every tag on it is.
-    stale_manifests = tagged.exclude(
-        Exists(Tag.objects.filter(manifest=OuterRef("pk"), is_stale=False))
-    )
-    repositories = repositories.annotate(
-        tag_total=_scalar(repo_tags.annotate(n=Count("pk")).values("n")),
-        stale_tags=_scalar(repo_tags.filter(is_stale=True).annotate(n=Count("pk")).values("n")),
-        size=_scalar(_total(tagged, Sum("size"))),
-        stale_size=_scalar(_total(stale_manifests, Sum("size"))),
-        newest=Subquery(_total(tagged, Max("created"))),
-    )
+    if filters.sort_key == "name":
+        ordered = repositories.reverse() if filters.descending else repositories
+        page = Paginator(ordered, REPOSITORY_PAGE_SIZE).get_page(number)
+        page_repositories = list(page.object_list)
+    else:
+        ids = _ids_by_figure(repositories, filters)
+        page = Paginator(ids, REPOSITORY_PAGE_SIZE).get_page(number)
+        in_page = Repository.objects.in_bulk(list(page.object_list))
+        page_repositories = [in_page[pk] for pk in page.object_list]
+    figures = _figures([r.pk for r in page_repositories])
+    rows = [RepositoryRow(r, **figures.get(r.pk, {})) for r in page_repositories]
+    return page, rows
+
+
+def _ids_by_figure(repositories: QuerySet[Repository], filters: RepositoryFilters) -> list[int]:
+    """The repositories' ids, sorted by the figure `filters` sorts by, then by name."""
     field = REPOSITORY_SORTS[filters.sort_key]
-    primary = (
-        F(field).desc(nulls_last=True) if filters.descending else F(field).asc(nulls_last=True)
-    )
-    # Ties (many repositories have no stale tags) go by name, A to Z.
-    return repositories.order_by(primary, "name", "pk")
+    values = {
+        pk: row.get(field)
+        for pk, row in _figures(repositories.values("pk"), only=_FIGURE_QUERY[field]).items()
+    }
+    named = list(repositories.values_list("pk", "name"))
+    known = [(pk, name, values[pk]) for pk, name in named if values.get(pk) is not None]
+    unknown = [(pk, name) for pk, name in named if values.get(pk) is None]
+    default = None if field == "newest" else 0
+    if default is not None:  # no tags: a zero, sorted among the others
+        known += [(pk, name, default) for pk, name in unknown]
+        unknown = []
+    # Stable sorts: by name first, then by the figure (its direction only).
+    known.sort(key=itemgetter(1))
+    known.sort(key=itemgetter(2), reverse=filters.descending)
+    return [pk for pk, _, _ in known] + [pk for pk, _ in unknown]  # unknown dates last
 
 
-def _total(rows: QuerySet[Manifest], aggregate: Any) -> QuerySet[Manifest]:
-    """One aggregate over all `rows` of the outer repository, as a one-value subquery."""
-    return rows.values("repository").annotate(value=aggregate).values("value")
+_FIGURE_QUERY = {
+    "tag_total": "tags",
+    "stale_tags": "tags",
+    "size": "manifests",
+    "newest": "manifests",
+    "stale_size": "stale",
+}
 
 
-def _scalar(subquery: QuerySet[Any]) -> Coalesce:
-    return Coalesce(Subquery(subquery), Value(0), output_field=BigIntegerField())
+def _figures(repository_ids: Any, *, only: str | None = None) -> dict[int, dict[str, Any]]:
+    """Figures by repository id, for `repository_ids` (a list or a values("pk") query)."""
+    figures: dict[int, dict[str, Any]] = {}
+
+    def merge(rows: QuerySet[Any]) -> None:
+        for row in rows:
+            pk = row.pop("repository_id")
+            for key in ("size", "stale_size"):  # PostgreSQL sums bigints as numeric
+                if row.get(key) is not None:
+                    row[key] = int(row[key])
+            figures.setdefault(pk, {}).update(row)
+
+    if isinstance(repository_ids, list) and not repository_ids:
+        return figures
+    tagged = Manifest.objects.filter(repository_id__in=repository_ids, tag_count__gt=0).order_by()
+    if only in (None, "tags"):
+        merge(
+            Tag.objects.filter(repository_id__in=repository_ids)
+            .order_by()
+            .values("repository_id")
+            .annotate(tag_total=Count("pk"), stale_tags=Count("pk", filter=Q(is_stale=True)))
+        )
+    if only in (None, "manifests"):
+        merge(tagged.values("repository_id").annotate(size=Sum("size"), newest=Max("created")))
+    if only in (None, "stale"):
+        kept = Exists(Tag.objects.filter(manifest=OuterRef("pk"), is_stale=False))
+        merge(tagged.exclude(kept).values("repository_id").annotate(stale_size=Sum("size")))
+    return figures
 
 
 # -- staleness figures for the rules page ----------------------------------------

@@ -17,12 +17,12 @@ from registry.tag_queries import (
     RepositoryFilters,
     TagFilters,
     filter_querystring,
-    filter_repositories,
     filter_tags,
     invalid_regex_message,
     name_regex,
     parse_tag_filters,
     preview_staleness,
+    repository_page,
     stale_figures,
 )
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
@@ -275,6 +275,11 @@ def test_the_paginator_pages_through_in_sort_order(registry):
     assert paginator.page(3).start_index() == 21
 
 
+def repositories(registry, filters: RepositoryFilters):  # type: ignore[no-untyped-def]
+    _page, rows = repository_page(registry=registry, filters=filters, number=1)
+    return rows
+
+
 # -- repositories ----------------------------------------------------------------------
 
 
@@ -291,7 +296,7 @@ def test_repository_figures_count_a_shared_digest_once_and_stale_size_only_when_
     child = ManifestFactory(repository=web, size=5_000, tag_count=0)  # an index's child
     RepositoryFactory(registry=registry, name="acme/empty")
 
-    rows = {r.name: r for r in filter_repositories(registry=registry, filters=RepositoryFilters())}
+    rows = {r.name: r for r in repositories(registry, RepositoryFilters())}
 
     assert child.pk
     assert rows["acme/web"].tag_total == 5
@@ -326,14 +331,14 @@ def test_repositories_sort_by_every_column(registry, sort, expected):
     tag(db, "d3", size=20, created=days_ago(9))
     tag(web, "w1", size=500, created=days_ago(1))
     filters = RepositoryFilters(sort=sort)
-    assert [r.name for r in filter_repositories(registry=registry, filters=filters)] == expected
+    assert [r.name for r in repositories(registry, filters)] == expected
 
 
 def test_repository_search_matches_part_of_the_name(registry):
     for name in ["acme/web", "acme/api", "tools/webhook"]:
         RepositoryFactory(registry=registry, name=name)
     filters = RepositoryFilters(search="WEB")
-    found = filter_repositories(registry=registry, filters=filters)
+    found = repositories(registry, filters)
     assert [r.name for r in found] == ["acme/web", "tools/webhook"]
 
 

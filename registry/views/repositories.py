@@ -9,11 +9,9 @@ from django.views.decorators.http import require_GET
 
 from registry.tag_queries import (
     DESCENDING_FIRST,
-    REPOSITORY_PAGE_SIZE,
-    DeferredJoinPaginator,
     RepositoryFilters,
-    filter_repositories,
     parse_repository_filters,
+    repository_page,
     repository_querystring,
 )
 
@@ -34,16 +32,14 @@ REPOSITORY_COLUMNS = [
 def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
     filters = parse_repository_filters(request.GET)
-    repositories = filter_repositories(registry=registry, filters=filters)
-    paginator = DeferredJoinPaginator(repositories, REPOSITORY_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    page, rows = repository_page(registry=registry, filters=filters, number=request.GET.get("page"))
     querystring = repository_querystring(filters)
     context = {
         "registry": registry,
         "filters": filters,
         "page": page,
-        "repositories": list(page.object_list),
-        "count": paginator.count,
+        "repositories": rows,
+        "count": page.paginator.count,
         "headers": [_header(c, request.path, filters) for c in REPOSITORY_COLUMNS],
         "page_url": f"{request.path}?{querystring}{'&' if querystring else ''}page=",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,14 @@ from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory,
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """docs/ (the README's pictures) with SAVE_SCREENSHOTS=1 (`make screenshots`), else tmp."""
+    return DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
+
+
 MB = 1024 * 1024  # filesizeformat counts in binary units
 
 
@@ -49,13 +58,12 @@ def log_in(page: Page, live_server, user) -> None:  # type: ignore[no-untyped-de
 
 
 def test_find_stale_review_images_select_all_across_pages(
-    page: Page, live_server, janitor, team_registry
+    page: Page, live_server, janitor, team_registry, screenshots: Path
 ) -> None:  # type: ignore[no-untyped-def]
     log_in(page, live_server, janitor)
 
     expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
     page.goto(f"{live_server.url}/registries/main/stale/?repository=acme/web")
     page.locator('input[name="older_than_days"]').fill("60")
@@ -75,7 +83,7 @@ def test_find_stale_review_images_select_all_across_pages(
     expect(page.locator(".listing-bar .count")).to_contain_text("page 2 of 2")
     expect(bar).to_contain_text("90 tags selected")
     expect(page.locator("input.select-tag:checked")).to_have_count(40)
-    page.screenshot(path=str(DOCS / "tags.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "tags.png"), full_page=True)
 
     # Keyboard: focus a checkbox, Space unselects it, the bar follows.
     first = page.locator("input.select-tag").first
