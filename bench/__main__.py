@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import pages, sync
+from bench import pages, request_kinds, sync
 
-COMMANDS = {"sync": sync.main, "pages": pages.main}
+COMMANDS = {"sync": sync.main, "pages": pages.main, "requests": request_kinds.main}
 
 
 def run(argv: list[str]) -> int:
