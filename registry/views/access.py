@@ -16,9 +16,13 @@ class HtmxHttpRequest(HttpRequest):
     user: AbstractBaseUser | AnonymousUser  # type: ignore[assignment]
 
 
-def get_registry_for_viewer(request: HttpRequest, name: str) -> Registry:
+def require_viewer(request: HttpRequest) -> None:
     if not request.user.has_perm("registry.view_registry"):
         raise PermissionDenied
+
+
+def get_registry_for_viewer(request: HttpRequest, name: str) -> Registry:
+    require_viewer(request)
     return get_object_or_404(Registry, name=name)
 
 
@@ -38,11 +42,5 @@ def get_registry_for_admin(request: HttpRequest, name: str) -> Registry:
 
 
 def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
-    if not request.user.has_perm("registry.view_registry"):
-        raise PermissionDenied
+    require_viewer(request)
     return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
-
-
-def require_viewer(request: HttpRequest) -> None:
-    if not request.user.has_perm("registry.view_registry"):
-        raise PermissionDenied
