@@ -149,6 +149,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, Redis hands an unacknowledged task (its worker died) to another worker
+# after this many seconds. Deletion batches hold a lease, so an early redelivery waits.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+}
 SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=30)
 CELERY_BEAT_SCHEDULE = {
     "sync-all-registries": {
@@ -163,6 +168,9 @@ REGISTRY_CONCURRENCY = env.int("REGISTRY_CONCURRENCY", default=8)
 REGISTRY_MAX_RETRIES = env.int("REGISTRY_MAX_RETRIES", default=4)
 # A sync lock older than this is taken to belong to a dead worker.
 SYNC_LOCK_TTL_SECONDS = env.int("SYNC_LOCK_TTL_SECONDS", default=3600)
+# A deletion batch's worker renews its lease after every few items; a lease older than
+# this belongs to a dead worker, and a redelivered task takes the batch over.
+DELETION_LEASE_SECONDS = env.int("DELETION_LEASE_SECONDS", default=120)
 
 LOGGING = {
     "version": 1,

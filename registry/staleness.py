@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -151,6 +151,12 @@ def evaluate_tags(
                 protected_names=protected_names.get(tag.digest, []),
             )
     return verdicts
+
+
+def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
+    """A function telling which protected pattern a tag name matches, if any."""
+    compiled = _Rules.of(rules)
+    return lambda name: _protecting_pattern(compiled, name)
 
 
 def _protecting_pattern(rules: _Rules, name: str) -> str | None:

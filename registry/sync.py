@@ -334,8 +334,8 @@ def _write_repository(
             counts=counts,
         )
         if changes:
-            _remove_orphan_manifests(repo)
-            _count_tags_per_manifest(repo)
+            remove_orphan_manifests(repo)
+            count_tags_per_manifest(repo)
             counts.changed_repository_ids.add(repo.pk)
         repo.last_synced_at = now
         repo.save(update_fields=["last_synced_at"])
@@ -453,7 +453,7 @@ def _apply_tag_changes(
     return len(added) + len(changed) + len(removed)
 
 
-def _remove_orphan_manifests(repo: Repository) -> None:
+def remove_orphan_manifests(repo: Repository) -> None:
     """Drop manifests no tag points at, directly or as the child of a tagged index."""
     orphans = Manifest.objects.filter(repository=repo, tags__isnull=True).exclude(
         parents__tags__isnull=False
@@ -466,7 +466,7 @@ def _remove_orphan_manifests(repo: Repository) -> None:
         Manifest.objects.filter(pk__in=chunk).delete()
 
 
-def _count_tags_per_manifest(repo: Repository) -> None:
+def count_tags_per_manifest(repo: Repository) -> None:
     tags = Tag.objects.filter(manifest=OuterRef("pk")).order_by().values("manifest")
     Manifest.objects.filter(repository=repo).update(
         tag_count=Coalesce(Subquery(tags.annotate(n=Count("pk")).values("n")), 0)

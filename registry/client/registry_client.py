@@ -209,6 +209,16 @@ class RegistryClient:
             "DELETE", _manifest_path(repository, digest), what=what, ok=(202, 200)
         ).close()
 
+    def delete_tag(self, repository: str, tag: str) -> None:
+        """DELETE by tag: distribution 3.x and OCI registries untag (202).
+
+        Distribution 2.8 answers 400 DIGEST_INVALID; see registry.untagging.
+        """
+        what = f"removing the tag {repository}:{tag}"
+        self.transport.request(
+            "DELETE", _manifest_path(repository, tag), what=what, ok=(202, 200)
+        ).close()
+
     # -- helpers ---------------------------------------------------------------
 
     def _paged(self, path: str, key: str, *, what: str) -> Iterator[str]:

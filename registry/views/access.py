@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
-from registry.models import Registry, Tag
+from registry.models import DeletionBatch, Registry, Tag
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -44,3 +44,24 @@ def get_registry_for_admin(request: HttpRequest, name: str) -> Registry:
 def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
     require_viewer(request)
     return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
+
+
+def get_registry_for_deleter(request: HttpRequest, name: str) -> Registry:
+    """Planning and confirming deletions: the delete_images permission (Janitors, admins)."""
+    registry = get_registry_for_viewer(request, name)
+    if not request.user.has_perm("registry.delete_images"):
+        raise PermissionDenied
+    return registry
+
+
+def get_batch_for_viewer(request: HttpRequest, pk: int) -> DeletionBatch:
+    """Every viewer may read the audit log, batches included."""
+    require_viewer(request)
+    return get_object_or_404(DeletionBatch, pk=pk)
+
+
+def get_batch_for_deleter(request: HttpRequest, pk: int) -> DeletionBatch:
+    batch = get_batch_for_viewer(request, pk)
+    if not request.user.has_perm("registry.delete_images"):
+        raise PermissionDenied
+    return batch

@@ -1,0 +1,538 @@
+"""Executing a confirmed deletion batch: re-check, then delete exactly what was previewed.
+
+Nothing is recoverable, so before the deletes of each repository its tag → digest
+map is read again from the registry (a HEAD per tag), and every item is decided
+against it, never against the cache:
+
+- the tag is gone: *already absent* (a success);
+- the tag points at another digest (re-pushed since the preview): *skipped*;
+- the digest now also carries a tag outside the plan (or a multi-arch image
+  lists it): a planned manifest delete is downgraded to *untag only*;
+- the digest now carries a protected tag: *skipped*.
+
+The registry refusing deletes at all (405, or credentials without the delete
+right) stops the batch after the first item. Rate limits and 5xx are retried by
+the client; an item that still fails is *failed* and the batch goes on.
+
+Resumable: a worker holds the batch by a lease it renews as it goes; items are
+saved in small chunks, each marked *attempted* before its request. A task
+redelivered after its worker died takes the batch over once the lease expires,
+and goes on with the pending items only: a pending item that was attempted and
+whose tag is now gone is recorded as deleted, not deleted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Min, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .client import RegistryClient, errors
+from .connect import client_for
+from .deletion_batches import CANCELLED_NOTE, batch_progress, close_pending_items
+from .models import DeletionBatch, DeletionItem, Manifest, Repository, Tag
+from .staleness import protection_check, refresh_staleness, rules_for
+from .sync import count_tags_per_manifest, remove_orphan_manifests
+from .untagging import TagMoved, Untagger
+
+logger = logging.getLogger(__name__)
+
+Status = DeletionBatch.Status
+Outcome = DeletionItem.Outcome
+Action = DeletionItem.Action
+
+# The registry refuses deletes altogether (405), or these credentials may not delete
+# (GitLab drops the action from the token silently; the DELETE then gets 401/403),
+# or may not push a placeholder (PushRightsMissing is an AccessDenied).
+STOPPING_ERRORS = (errors.DeleteDisabled, errors.AuthenticationFailed, errors.AccessDenied)
+
+CHUNK = 100  # items acted on between two saves, lease renewals and cancel checks
+
+CHANGED_SINCE_PREVIEW = "Skipped: the tag was pushed again since the preview (digest changed)."
+DELETED_BEFORE_RESTART = "Deleted (confirmed after the worker restarted)."
+ALREADY_ABSENT = "Already absent: the tag was no longer in the registry."
+SUBJECT_KEPT = "Skipped: the image it belongs to was not deleted."
+
+
+def stopped_note(message: str) -> str:
+    return f"Not attempted: the batch stopped. {message}"
+
+
+def recheck_failed_note(repository: str, message: str) -> str:
+    return (
+        f"Could not re-check {repository} before deleting, so nothing in it was deleted: {message}"
+    )
+
+
+def now_protected_note(names: list[str]) -> str:
+    return f"Skipped: the digest now carries the protected tag {', '.join(names)}."
+
+
+def downgraded_note(names: list[str]) -> str:
+    return (
+        f"Untagged only: since the preview the digest also carries {', '.join(sorted(names))}, "
+        "which stays."
+    )
+
+
+def shared_now_note(names: list[str]) -> str:
+    return f"Skipped: the digest now also carries {', '.join(sorted(names))}."
+
+
+class BatchBusy(Exception):
+    """Another worker holds this batch, or another batch runs on one of its repositories."""
+
+
+class _StopBatch(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _LeaseLost(Exception):
+    """Another worker took the batch over (ours looked dead): stop touching it."""
+
+
+def request_execution(*, batch: DeletionBatch) -> None:
+    """Enqueue the batch's task once the current transaction commits."""
+    from .tasks import execute_deletion_batch_task
+
+    batch_id = batch.pk
+    transaction.on_commit(lambda: execute_deletion_batch_task.delay(batch_id), robust=True)
+
+
+def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:
+    """Run a queued batch (or resume a running one whose worker died) to its end.
+
+    Returns the batch as it stands. Raises BatchBusy when it must wait its turn;
+    does nothing for a batch that is planned only, or finished.
+    """
+    token = claim_batch(batch=batch)
+    if token is None:
+        batch.refresh_from_db()
+        return batch
+    own_client = client is None
+    client = client or client_for(batch.registry)
+    try:
+        _BatchRun(batch=batch, client=client, token=token).run()
+    except _LeaseLost:
+        logger.warning("Deletion batch %s was taken over by another worker", batch.pk)
+    finally:
+        if own_client:
+            client.close()
+    batch.refresh_from_db()
+    return batch
+
+
+def claim_batch(*, batch: DeletionBatch) -> uuid.UUID | None:
+    """Take the batch for this worker: a conditional UPDATE, so only one worker wins."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    lease_expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    with transaction.atomic():
+        if _repositories_busy(batch=batch, now=now):
+            raise BatchBusy(f"Another batch is deleting in the repositories of batch {batch.pk}.")
+        claimed = (
+            DeletionBatch.objects.filter(pk=batch.pk)
+            .filter(Q(status=Status.QUEUED) | (Q(status=Status.RUNNING) & lease_expired))
+            .update(
+                status=Status.RUNNING,
+                lease_token=token,
+                lease_expires_at=now + _lease(),
+                started_at=Coalesce(F("started_at"), Value(now)),
+            )
+        )
+    if claimed:
+        return token
+    if DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING).exists():
+        raise BatchBusy(f"Batch {batch.pk} is held by a live worker.")
+    return None
+
+
+def _repositories_busy(*, batch: DeletionBatch, now) -> bool:  # type: ignore[no-untyped-def]
+    """Whether another live batch still has pending items in one of this batch's repositories."""
+    mine = DeletionItem.objects.filter(batch=batch, outcome=Outcome.PENDING).values(
+        "repository_name"
+    )
+    return (
+        DeletionItem.objects.filter(
+            batch__registry_id=batch.registry_id,
+            batch__status=Status.RUNNING,
+            batch__lease_expires_at__gte=now,
+            outcome=Outcome.PENDING,
+            repository_name__in=mine,
+        )
+        .exclude(batch_id=batch.pk)
+        .exists()
+    )
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.DELETION_LEASE_SECONDS)
+
+
+# -- one run -------------------------------------------------------------------------
+
+
+@dataclass
+class _Operation:
+    """One request (or pair, for a placeholder untag) and the items it settles."""
+
+    kind: str  # "delete" or "untag"
+    repository: str
+    digest: str
+    items: list[DeletionItem]
+    note: str = ""
+
+
+@dataclass
+class _Result:
+    outcome: str
+    detail: str = ""
+    http_status: int | None = None
+
+
+@dataclass
+class _LiveRepository:
+    tags: dict[str, str]  # tag -> digest, as the registry says now
+    # digest -> tags of multi-arch images that list it as a platform child
+    index_parents: dict[str, set[str]] = field(default_factory=dict)
+
+    def holders(self, digest: str) -> set[str]:
+        direct = {tag for tag, d in self.tags.items() if d == digest}
+        return direct | self.index_parents.get(digest, set())
+
+
+class _BatchRun:
+    def __init__(self, *, batch: DeletionBatch, client: RegistryClient, token: uuid.UUID) -> None:
+        self.batch = batch
+        self.client = client
+        self.token = token
+        self.untagger = Untagger(client)
+        self.is_protected = protection_check(rules=rules_for(registry=batch.registry))
+        # (repository, digest) deleted by this batch, in this run or before a restart.
+        self.deleted_digests: set[tuple[str, str]] = set(
+            DeletionItem.objects.filter(batch=batch, outcome=Outcome.DELETED).values_list(
+                "repository_name", "digest"
+            )
+        )
+        self.first_request_done = False
+
+    def run(self) -> None:
+        stop_message = ""
+        cancelled = False
+        for repository in self._repositories():
+            if self._cancel_requested():
+                cancelled = True
+                break
+            self._renew_lease(current_repository=repository)
+            try:
+                self._run_repository(repository)
+            except _StopBatch as stop:
+                stop_message = stop.message
+                break
+            if self._cancel_requested():
+                cancelled = True
+                break
+        if stop_message:
+            close_pending_items(batch=self.batch, note=stopped_note(stop_message))
+        elif cancelled:
+            close_pending_items(batch=self.batch, note=CANCELLED_NOTE)
+        self._finish(stop_message=stop_message, cancelled=cancelled)
+
+    # -- per repository ------------------------------------------------------------------
+
+    def _repositories(self) -> list[str]:
+        rows = (
+            DeletionItem.objects.filter(batch=self.batch, outcome=Outcome.PENDING)
+            .values("repository_name")
+            .annotate(first=Min("position"))
+            .order_by("first")
+        )
+        return [row["repository_name"] for row in rows]
+
+    def _pending(self, repository: str) -> list[DeletionItem]:
+        return list(
+            DeletionItem.objects.filter(
+                batch=self.batch, repository_name=repository, outcome=Outcome.PENDING
+            ).order_by("position")
+        )
+
+    def _run_repository(self, repository: str) -> None:
+        items = self._pending(repository)
+        try:
+            live = self._read_live(repository)
+        except STOPPING_ERRORS as exc:
+            raise _StopBatch(exc.message) from exc
+        except errors.RegistryError as exc:
+            note = recheck_failed_note(repository, exc.message)
+            self._settle(items, _Result(Outcome.FAILED, note, exc.status))
+            return
+        # Every tag this batch plans to remove from the repository, finished or not.
+        planned = set(
+            DeletionItem.objects.filter(batch=self.batch, repository_name=repository)
+            .exclude(action=Action.REFUSE)
+            .values_list("tag", flat=True)
+        )
+        operations = self._decide(repository=repository, items=items, live=live, planned=planned)
+        # Companions (signatures) go after the images they belong to.
+        main = [op for op in operations if not op.items[0].companion_of]
+        companions = [op for op in operations if op.items[0].companion_of]
+        self._perform(main)
+        self._perform(self._companions_to_delete(repository, companions, live))
+        self._update_cache(repository)
+
+    def _read_live(self, repository: str) -> _LiveRepository:
+        """The repository's tags and digests now (a HEAD per tag), and its indexes' children."""
+        try:
+            names = self.client.list_tags(repository)
+        except errors.NotFound:
+            return _LiveRepository(tags={})
+        tags: dict[str, str] = {}
+        for name, head, error in self.client.map_concurrently(
+            lambda tag: self.client.head_manifest(repository, tag), names
+        ):
+            if isinstance(error, errors.NotFound):
+                continue  # deleted between the list and the HEAD
+            if error is not None:
+                raise error
+            assert head is not None
+            tags[name] = head.digest
+        return _LiveRepository(tags=tags, index_parents=self._index_parents(repository, tags))
+
+    def _index_parents(self, repository: str, tags: dict[str, str]) -> dict[str, set[str]]:
+        """Which tags are multi-arch images listing each digest: from the cache when it
+        knows the index, else from the registry (an index pushed since the last sync)."""
+        cached = {
+            digest: media_type
+            for digest, media_type in Manifest.objects.filter(
+                repository__registry=self.batch.registry,
+                repository__name=repository,
+                digest__in=set(tags.values()),
+            ).values_list("digest", "media_type")
+        }
+        children: dict[str, list[str]] = defaultdict(list)
+        through = Manifest.children.through.objects.filter(
+            from_manifest__repository__registry=self.batch.registry,
+            from_manifest__repository__name=repository,
+            from_manifest__digest__in=set(tags.values()),
+        ).values_list("from_manifest__digest", "to_manifest__digest")
+        for parent, child in through:
+            children[parent].append(child)
+        unknown = {d for d in tags.values() if d not in cached}
+        for digest, document, error in self.client.map_concurrently(
+            lambda d: self.client.get_manifest(repository, d), sorted(unknown)
+        ):
+            if error is not None and not isinstance(error, errors.NotFound):
+                raise error
+            if document is not None:
+                children[digest] = [child.digest for child in document.children]
+        parents: dict[str, set[str]] = defaultdict(set)
+        for tag, digest in tags.items():
+            for child in children.get(digest, []):
+                parents[child].add(tag)
+        return parents
+
+    def _decide(
+        self,
+        *,
+        repository: str,
+        items: list[DeletionItem],
+        live: _LiveRepository,
+        planned: set[str],
+    ) -> list[_Operation]:
+        """Settle what the re-check already decides; return the requests to make."""
+        by_digest: dict[str, list[DeletionItem]] = defaultdict(list)
+        for item in items:
+            now_at = live.tags.get(item.tag)
+            if now_at is None:
+                self._settle([item], self._absent(item))
+            elif now_at != item.digest:
+                self._settle([item], _Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW))
+            else:
+                by_digest[item.digest].append(item)
+        operations = []
+        for digest, group in by_digest.items():
+            holders = live.holders(digest)
+            protected = sorted(t for t in holders if self.is_protected(t))
+            if protected:
+                self._settle(group, _Result(Outcome.SKIPPED, now_protected_note(protected)))
+                continue
+            outside = holders - {item.tag for item in group}
+            deleting = all(item.action == Action.DELETE for item in group)
+            if deleting and not outside:
+                operations.append(_Operation("delete", repository, digest, group))
+                continue
+            unplanned = outside - planned
+            note = downgraded_note(sorted(unplanned)) if deleting and unplanned else ""
+            operations.extend(
+                _Operation("untag", repository, digest, [item], note=note) for item in group
+            )
+        return operations
+
+    def _absent(self, item: DeletionItem) -> _Result:
+        """A pending tag already gone: ours, if we sent its request before a crash."""
+        if item.attempted_at is None:
+            return _Result(Outcome.ABSENT, ALREADY_ABSENT)
+        if item.action == Action.DELETE:
+            self.deleted_digests.add((item.repository_name, item.digest))
+            return _Result(Outcome.DELETED, DELETED_BEFORE_RESTART)
+        return _Result(Outcome.UNTAGGED, DELETED_BEFORE_RESTART)
+
+    def _companions_to_delete(
+        self, repository: str, operations: list[_Operation], live: _LiveRepository
+    ) -> list[_Operation]:
+        """Signature tags go only with their image: deleted now, or already gone."""
+        kept = []
+        for operation in operations:
+            subject = operation.items[0].companion_of
+            if (repository, subject) in self.deleted_digests or not live.holders(subject):
+                kept.append(operation)
+            else:
+                self._settle(operation.items, _Result(Outcome.SKIPPED, SUBJECT_KEPT))
+        return kept
+
+    # -- acting ------------------------------------------------------------------------
+
+    def _perform(self, operations: list[_Operation]) -> None:
+        if not operations:
+            return
+        if not self.first_request_done:
+            # The first request alone: a registry that refuses deletes stops the batch
+            # after one item, not after a pool's worth.
+            self._perform_chunk(operations[:1])
+            self.first_request_done = True
+            operations = operations[1:]
+        for chunk in _chunks(operations, CHUNK):
+            if self._cancel_requested():
+                return
+            self._perform_chunk(chunk)
+            self._renew_lease()
+
+    def _perform_chunk(self, chunk: list[_Operation]) -> None:
+        self._mark_attempted(chunk)
+        stop: _StopBatch | None = None
+        for operation, result, error in self.client.map_concurrently(self._act, chunk):
+            if error is not None:
+                result = self._failure(error)
+                if isinstance(error, STOPPING_ERRORS):
+                    stop = stop or _StopBatch(error.message)
+            assert result is not None
+            if result.outcome == Outcome.DELETED:
+                self.deleted_digests.add((operation.repository, operation.digest))
+            if result.outcome == Outcome.UNTAGGED and operation.note:
+                result.detail = operation.note
+            self._settle(operation.items, result)
+        if stop is not None:
+            raise stop
+
+    def _act(self, operation: _Operation) -> _Result:
+        if operation.kind == "delete":
+            try:
+                self.client.delete_manifest(operation.repository, operation.digest)
+            except errors.NotFound:
+                return _Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
+            return _Result(Outcome.DELETED, http_status=202)
+        item = operation.items[0]
+        try:
+            untagged = self.untagger.untag(
+                repository=operation.repository, tag=item.tag, digest=operation.digest
+            )
+        except TagMoved:
+            return _Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW)
+        except errors.NotFound:
+            return _Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
+        return _Result(Outcome.UNTAGGED, http_status=untagged.http_status)
+
+    @staticmethod
+    def _failure(error: errors.RegistryError) -> _Result:
+        return _Result(Outcome.FAILED, error.message, error.status)
+
+    # -- saving --------------------------------------------------------------------------
+
+    def _mark_attempted(self, operations: list[_Operation]) -> None:
+        ids = [item.pk for operation in operations for item in operation.items]
+        DeletionItem.objects.filter(pk__in=ids).update(attempted_at=timezone.now())
+
+    def _settle(self, items: list[DeletionItem], result: _Result) -> None:
+        DeletionItem.objects.filter(pk__in=[item.pk for item in items]).update(
+            outcome=result.outcome,
+            detail=result.detail,
+            http_status=result.http_status,
+            finished_at=timezone.now(),
+        )
+
+    def _update_cache(self, repository: str) -> None:
+        """Drop the tags this batch removed (or found gone) from the cache, and what they held."""
+        gone = DeletionItem.objects.filter(
+            batch=self.batch,
+            repository_name=repository,
+            outcome__in=[Outcome.DELETED, Outcome.UNTAGGED, Outcome.ABSENT],
+        ).values_list("tag", flat=True)
+        repo = Repository.objects.filter(registry=self.batch.registry, name=repository).first()
+        if repo is None:
+            return
+        names = list(gone)
+        with transaction.atomic():
+            for start in range(0, len(names), 500):
+                Tag.objects.filter(repository=repo, name__in=names[start : start + 500]).delete()
+            remove_orphan_manifests(repo)
+            count_tags_per_manifest(repo)
+        refresh_staleness(registry=self.batch.registry, repository_ids=[repo.pk])
+
+    # -- the batch row -----------------------------------------------------------------
+
+    def _renew_lease(self, **changes: str) -> None:
+        renewed = DeletionBatch.objects.filter(
+            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
+        ).update(lease_expires_at=timezone.now() + _lease(), **changes)
+        if not renewed:
+            raise _LeaseLost
+
+    def _cancel_requested(self) -> bool:
+        return DeletionBatch.objects.filter(pk=self.batch.pk, cancel_requested=True).exists()
+
+    def _finish(self, *, stop_message: str, cancelled: bool) -> None:
+        progress = batch_progress(batch=self.batch)
+        if stop_message:
+            status = Status.FAILED
+        elif cancelled:
+            status = Status.CANCELLED
+        elif progress.failed:
+            status = Status.PARTIAL
+        else:
+            status = Status.SUCCEEDED
+        finished = DeletionBatch.objects.filter(
+            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
+        ).update(
+            status=status,
+            error=stop_message,
+            finished_at=timezone.now(),
+            current_repository="",
+            lease_token=None,
+            lease_expires_at=None,
+            deleted_count=progress.deleted,
+            untagged_count=progress.untagged,
+            absent_count=progress.absent,
+            skipped_count=progress.skipped,
+            refused_count=progress.refused,
+            failed_count=progress.failed,
+            not_attempted_count=progress.not_attempted,
+            bytes_deleted=progress.bytes_deleted,
+        )
+        if not finished:
+            raise _LeaseLost
+
+
+def _chunks(items: list[_Operation], size: int) -> Iterator[list[_Operation]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,146 @@
+"""Removing one tag while keeping the image that other tags share.
+
+`DELETE /v2/<name>/manifests/<digest>` would remove every tag on the digest. To
+remove just one:
+
+- distribution 3.x and OCI registries untag on `DELETE …/manifests/<tag>` (202);
+- distribution 2.8 refuses that (400 DIGEST_INVALID). There the tag is pointed
+  at a tiny placeholder manifest of its own (unique to this tag), and the
+  placeholder is deleted by digest: only this tag goes, the image stays. This
+  needs push and delete rights (regclient's `tag delete` does the same).
+
+The first untag of a run finds out which way the registry takes; `Untagger`
+remembers it for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+
+from .client import RegistryClient, errors
+from .client.manifests import compute_digest
+from .client.media_types import OCI_CONFIG, OCI_MANIFEST
+
+PLACEHOLDER_ANNOTATION = "org.registry-janitor.placeholder"
+# One empty config, shared by every placeholder of a repository.
+PLACEHOLDER_CONFIG = json.dumps(
+    {
+        "architecture": "none",
+        "os": "none",
+        "config": {"Labels": {PLACEHOLDER_ANNOTATION: "true"}},
+        "rootfs": {"type": "layers", "diff_ids": []},
+    },
+    sort_keys=True,
+).encode()
+
+
+def needs_push_message(repository: str, error: errors.RegistryError) -> str:
+    return (
+        f"This registry cannot remove a single tag directly, so untagging {repository} needs "
+        f"push rights as well as delete rights (a placeholder image replaces the tag, then "
+        f"is deleted). The registry said: {error.message}"
+    )
+
+
+def placeholder_left_message(tag: str, digest: str, error: errors.RegistryError) -> str:
+    return (
+        f"The tag {tag} now points at an empty placeholder ({digest}); the image it "
+        f"pointed at is untouched. Deleting the placeholder failed: {error.message}"
+    )
+
+
+class PushRightsMissing(errors.AccessDenied):
+    """Untagging on this registry needs push rights the credentials lack."""
+
+
+class TagMoved(Exception):
+    """The tag no longer points at the digest we were to untag: leave it alone."""
+
+
+@dataclass(frozen=True)
+class Untagged:
+    http_status: int
+    placeholder_digest: str = ""
+
+
+class Untagger:
+    """Untags on one registry; thread-safe (one per batch run)."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+        self._tag_delete_works: bool | None = None
+        self._configs_uploaded: set[str] = set()
+        self._lock = threading.Lock()
+
+    def untag(self, *, repository: str, tag: str, digest: str) -> Untagged:
+        """Remove `repository:tag`, which must still point at `digest`.
+
+        Raises TagMoved, PushRightsMissing, or the registry's error.
+        """
+        if self._tag_delete_works is not False:
+            try:
+                self.client.delete_tag(repository, tag)
+            except errors.UnexpectedStatus as exc:
+                if exc.status != 400:
+                    raise
+                self._tag_delete_works = False  # distribution 2.8: DIGEST_INVALID
+            else:
+                self._tag_delete_works = True
+                return Untagged(http_status=202)
+        return self._untag_with_placeholder(repository=repository, tag=tag, digest=digest)
+
+    def _untag_with_placeholder(self, *, repository: str, tag: str, digest: str) -> Untagged:
+        self._ensure_config(repository)
+        # As close to the overwrite as we can: a tag re-pushed since is not ours to touch.
+        if self.client.head_manifest(repository, tag).digest != digest:
+            raise TagMoved
+        body = placeholder_manifest(repository=repository, tag=tag)
+        try:
+            placeholder = self.client.put_manifest(repository, tag, body, OCI_MANIFEST)
+        except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
+            raise PushRightsMissing(
+                needs_push_message(repository, exc), status=exc.status, code=exc.code
+            ) from exc
+        try:
+            self.client.delete_manifest(repository, placeholder)
+        except errors.RegistryError as exc:
+            exc.message = placeholder_left_message(tag, placeholder, exc)
+            raise
+        return Untagged(http_status=202, placeholder_digest=placeholder)
+
+    def _ensure_config(self, repository: str) -> None:
+        with self._lock:
+            if repository in self._configs_uploaded:
+                return
+        try:
+            self.client.upload_blob(repository, PLACEHOLDER_CONFIG)
+        except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
+            raise PushRightsMissing(
+                needs_push_message(repository, exc), status=exc.status, code=exc.code
+            ) from exc
+        with self._lock:
+            self._configs_uploaded.add(repository)
+
+
+def placeholder_manifest(*, repository: str, tag: str) -> bytes:
+    """An OCI manifest with no layers, unique to this tag and moment (its own digest)."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": OCI_CONFIG,
+                "digest": compute_digest(PLACEHOLDER_CONFIG),
+                "size": len(PLACEHOLDER_CONFIG),
+            },
+            "layers": [],
+            "annotations": {
+                PLACEHOLDER_ANNOTATION: f"untagging {repository}:{tag}",
+                "org.registry-janitor.nonce": uuid.uuid4().hex,
+            },
+        },
+        sort_keys=True,
+    ).encode()
