@@ -151,8 +151,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With acks_late, Redis hands an unacknowledged task (its worker died) to another worker
 # after this many seconds. Deletion batches hold a lease, so an early redelivery waits.
+# Workers look for such tasks every CELERY_RESTORE_INTERVAL_SECONDS (kombu's default
+# throttle would make that every 100 s).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600),
+    "unacked_restore_interval": env.int("CELERY_RESTORE_INTERVAL_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=30)
 CELERY_BEAT_SCHEDULE = {

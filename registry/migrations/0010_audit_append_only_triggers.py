@@ -61,12 +61,12 @@ DROP FUNCTION IF EXISTS janitor_refuse_finished_item_update();
 
 def create_triggers(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTIONS + TRIGGERS)
+        schema_editor.execute(FUNCTIONS + TRIGGERS, params=None)
 
 
 def drop_triggers(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

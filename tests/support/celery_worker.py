@@ -29,9 +29,12 @@ def database_url_for_current_test_db() -> str:
 class CeleryWorker:
     """`celery -A janitor_site worker`, started with the test database and broker."""
 
-    def __init__(self, *, broker_url: str, log_path: Path) -> None:
+    def __init__(
+        self, *, broker_url: str, log_path: Path, environment: dict[str, str] | None = None
+    ) -> None:
         self.broker_url = broker_url
         self.log_path = log_path
+        self.environment = environment or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CeleryWorker:
@@ -41,6 +44,7 @@ class CeleryWorker:
             "DEBUG": "1",
             "REDIS_URL": self.broker_url,
             "DATABASE_URL": database_url_for_current_test_db(),
+            **self.environment,
         }
         command = [
             sys.executable, "-m", "celery", "-A", "janitor_site", "worker",
@@ -53,6 +57,12 @@ class CeleryWorker:
             )
         self._wait_until_ready()
         return self
+
+    def kill(self) -> None:
+        """SIGKILL, as when the machine or the OOM killer takes the worker mid-task."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
