@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Manifest, Registry, Repository, SyncRun, Tag
+from .models import DeletionBatch, DeletionItem, Manifest, Registry, Repository, SyncRun, Tag
 
 
 @admin.register(Registry)
@@ -69,3 +69,51 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "requests_made",
     ]
     list_filter = ["status", "registry"]
+
+
+class AuditLogAdmin(ReadOnlyAdmin):
+    """The deletion audit log is append-only: readable here, never added, changed or deleted."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(DeletionBatch)
+class DeletionBatchAdmin(AuditLogAdmin):
+    list_display = [
+        "pk",
+        "registry_name",
+        "planned_by_username",
+        "confirmed_by_username",
+        "source",
+        "status",
+        "planned_at",
+        "finished_at",
+        "tags_planned",
+        "deleted_count",
+        "untagged_count",
+        "failed_count",
+        "bytes_deleted",
+    ]
+    list_filter = ["status", "source", "registry_name"]
+    search_fields = ["registry_name", "planned_by_username", "confirmed_by_username", "reason"]
+    date_hierarchy = "planned_at"
+    # The registry and the user may be gone; the names above are the record.
+    exclude = ["registry", "planned_by", "lease_token", "lease_expires_at"]
+
+
+@admin.register(DeletionItem)
+class DeletionItemAdmin(AuditLogAdmin):
+    list_display = [
+        "repository_name",
+        "tag",
+        "short_digest",
+        "action",
+        "outcome",
+        "http_status",
+        "batch",
+        "finished_at",
+    ]
+    list_filter = ["outcome", "action", "batch__registry_name"]
+    search_fields = ["repository_name", "tag", "digest", "batch__planned_by_username"]
+    list_select_related = ["batch"]

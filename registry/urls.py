@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import dashboard, repositories, rules, selection, tags
+from .views import audit, dashboard, deletions, repositories, rules, selection, tags
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -30,4 +30,17 @@ urlpatterns = [
         name="selection_matching",
     ),
     path("registries/<slug:name>/selection/clear/", selection.clear, name="selection_clear"),
+    path(
+        "registries/<slug:name>/deletions/plan/",
+        deletions.deletion_plan,
+        name="deletion_plan",
+    ),
+    path("deletions/<int:pk>/", deletions.batch_page, name="batch"),
+    path("deletions/<int:pk>/confirm/", deletions.batch_confirm, name="batch_confirm"),
+    path("deletions/<int:pk>/cancel/", deletions.batch_cancel, name="batch_cancel"),
+    path("deletions/<int:pk>/progress/", deletions.batch_progress_view, name="batch_progress"),
+    path("audit/", audit.audit_log, name="audit"),
+    path("audit/batches/", audit.audit_batches, name="audit_batches"),
+    path("audit/export.csv", audit.export_csv, name="audit_export_csv"),
+    path("audit/export.json", audit.export_json, name="audit_export_json"),
 ]

@@ -9,7 +9,7 @@ import factory
 from django.utils import timezone
 
 from registry.client.media_types import DOCKER_MANIFEST
-from registry.models import Manifest, Registry, Repository, Tag
+from registry.models import DeletionBatch, DeletionItem, Manifest, Registry, Repository, Tag
 
 
 class RegistryFactory(factory.django.DjangoModelFactory):
@@ -52,3 +52,50 @@ class TagFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"review-branch-{n}")
     first_seen = factory.LazyFunction(timezone.now)
     last_changed = factory.LazyFunction(timezone.now)
+
+
+class DeletionBatchFactory(factory.django.DjangoModelFactory):
+    """A finished batch (succeeded unless told); `planned_at=` dates it."""
+
+    class Meta:
+        model = DeletionBatch
+
+    registry = factory.SubFactory(RegistryFactory)
+    registry_name = factory.LazyAttribute(lambda batch: batch.registry.name)
+    planned_by_username = "jan-janitor"
+    confirmed_by_username = factory.LazyAttribute(lambda batch: batch.planned_by_username)
+    reason = "stale review images"
+    status = DeletionBatch.Status.SUCCEEDED
+
+    @classmethod
+    def _create(cls, model_class, *args, planned_at=None, **kwargs):  # type: ignore[no-untyped-def]
+        """Saved open, dated, then finished: planned_at is auto_now_add, and the model and
+        the database refuse to change a finished batch."""
+        status = kwargs.pop("status")
+        batch = model_class.objects.create(*args, **kwargs)
+        if planned_at is not None:
+            model_class.objects.filter(pk=batch.pk).update(planned_at=planned_at)
+            batch.planned_at = planned_at
+        if status != DeletionBatch.Status.PLANNED:
+            batch.status = status
+            batch.save()
+        return batch
+
+
+class DeletionItemFactory(factory.django.DjangoModelFactory):
+    """A tag deleted by its batch (outcome "deleted", HTTP 202)."""
+
+    class Meta:
+        model = DeletionItem
+
+    batch = factory.SubFactory(DeletionBatchFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    repository_name = "acme/web"
+    tag = factory.Sequence(lambda n: f"review-{n}")
+    digest = factory.Sequence(lambda n: f"sha256:{n + 1:064x}")
+    size = 10_000_000
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    action = DeletionItem.Action.DELETE
+    outcome = DeletionItem.Outcome.DELETED
+    http_status = 202
+    finished_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,266 @@
+"""Deletion batches on the web: plan from the selection, preview, confirm, watch, cancel.
+
+One page per batch (`registry/batch.html`). While the batch is a plan it shows
+the preview and, to those who may delete, the confirmation form; once confirmed
+its progress region polls `batch_progress` every second until the batch has
+finished, then shows the summary and how to free the disk. The items table is
+the same in every state, paginated, and gains each item's outcome once run.
+
+Every change is a POST that redirects (an HTMX request gets a client redirect),
+except a refused confirmation, which shows the form again with the reason (200).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseStopPolling,
+    trigger_client_event,
+)
+
+from registry import selection
+from registry.deletion_batches import (
+    ALREADY_FINISHED_MESSAGE,
+    GC_COMMAND,
+    GC_EXPLANATION,
+    GC_UNTAGGED_WARNING,
+    NOTHING_TO_DO_MESSAGE,
+    ConfirmationError,
+    actionable_count,
+    batch_progress,
+    cancel_batch,
+    confirm_batch,
+    needs_typed_count,
+    typed_count_message,
+)
+from registry.deletion_plan import plan_deletion
+from registry.deletion_run import request_execution
+from registry.models import DeletionBatch, DeletionItem, Registry
+
+from .access import (
+    HtmxHttpRequest,
+    get_batch_for_deleter,
+    get_batch_for_viewer,
+    get_registry_for_deleter,
+)
+
+TEMPLATE = "registry/batch.html"
+BATCH_PAGE_SIZE = 200
+# Sent when the progress poll sees the batch finished: the items table reloads.
+BATCH_FINISHED_EVENT = "batch-finished"
+
+Status = DeletionBatch.Status
+Action = DeletionItem.Action
+
+RECLAIMABLE_NOTE = (
+    "Counted from the layers and configs that only the deleted images use, each blob "
+    "once. Blobs shared with images that stay are not freed, and nothing is freed until "
+    "garbage collection runs."
+)
+QUEUED_MESSAGE = "Deletion confirmed: it runs now. This page shows its progress."
+DISCARDED_MESSAGE = "The plan was discarded: nothing was deleted."
+CANCEL_REQUESTED_MESSAGE = (
+    "Cancelling: the batch stops after the tags in progress; the rest are not attempted."
+)
+NOTHING_DELETED_NOTE = "No image was deleted, so garbage collection has nothing new to free."
+
+# The item filter: the query value, and the label of its link.
+ACTION_FILTERS = [
+    ("", "All"),
+    (Action.DELETE.value, Action.DELETE.label),
+    (Action.UNTAG.value, Action.UNTAG.label),
+    (Action.REFUSE.value, Action.REFUSE.label),
+]
+
+
+def duration_text(seconds: float | None) -> str:
+    """ "4.2 s", "3 min 12 s", "1 h 2 min"; empty when the batch did not run."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+@require_POST
+def deletion_plan(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Plan the deletion of the user's selection and show its preview."""
+    registry = get_registry_for_deleter(request, name)
+    tags = selection.selected_tags(user=request.user, registry=registry)
+    try:
+        batch = plan_deletion(registry=registry, tags=tags, actor=request.user)  # type: ignore[arg-type]
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return _redirect(request, reverse("selection", args=[registry.name]))
+    return _redirect(request, reverse("batch", args=[batch.pk]))
+
+
+@require_GET
+def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The batch: preview, progress or summary, and its items (`?action=`, `?page=`).
+
+    An HTMX request (the filter links, the pager) gets the items region alone.
+    """
+    batch = get_batch_for_viewer(request, pk)
+    context = {**_items_context(request, batch), **_status_context(batch)}
+    if request.htmx:
+        return render(request, f"{TEMPLATE}#items", context)
+    context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
+    return render(request, TEMPLATE, context)
+
+
+@require_POST
+def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Confirm a plan with a reason (and, when big, its size typed back), then run it."""
+    batch = get_batch_for_deleter(request, pk)
+    reason = request.POST.get("reason", "")
+    typed_count = request.POST.get("typed_count", "")
+    try:
+        batch = confirm_batch(
+            batch=batch,
+            actor=request.user,  # type: ignore[arg-type]
+            reason=reason,
+            typed_count=typed_count,
+        )
+    except ConfirmationError as exc:
+        batch.refresh_from_db()
+        if batch.status != Status.PLANNED:
+            # Confirmed or discarded meanwhile (another tab): there is no form to show.
+            messages.error(request, exc.message)
+            return _redirect(request, reverse("batch", args=[batch.pk]))
+        context = {
+            **_status_context(batch),
+            "confirm_error": exc.message,
+            "reason": reason,
+            "typed_count": typed_count,
+        }
+        if request.htmx:
+            return render(request, f"{TEMPLATE}#confirm", context)
+        context.update(_items_context(request, batch))
+        context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
+        return render(request, TEMPLATE, context)
+    request_execution(batch=batch)
+    messages.success(request, QUEUED_MESSAGE)
+    return _redirect(request, reverse("batch", args=[batch.pk]))
+
+
+@require_POST
+def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Discard a plan (back to the selection), or ask a running batch to stop."""
+    batch = get_batch_for_deleter(request, pk)
+    try:
+        batch = cancel_batch(batch=batch)
+    except ConfirmationError as exc:
+        messages.error(request, exc.message)
+        return _redirect(request, reverse("batch", args=[batch.pk]))
+    if batch.status == Status.DISCARDED:
+        messages.success(request, DISCARDED_MESSAGE)
+        if Registry.objects.filter(pk=batch.registry_id).exists():
+            return _redirect(request, reverse("selection", args=[batch.registry_name]))
+    else:
+        messages.info(request, CANCEL_REQUESTED_MESSAGE)
+    return _redirect(request, reverse("batch", args=[batch.pk]))
+
+
+@require_GET
+def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The progress region, polled every second while the batch is queued or running.
+
+    Once it is not, the region comes back as the summary with 286, which stops the
+    polling, and the page is told to reload its items (their outcomes are final).
+    """
+    batch = get_batch_for_viewer(request, pk)
+    context = _status_context(batch)
+    response = render(request, f"{TEMPLATE}#progress", context)
+    if context["polling"]:
+        return response
+    stopped = HttpResponseStopPolling(response.content)
+    return trigger_client_event(stopped, BATCH_FINISHED_EVENT, after="settle")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _status_context(batch: DeletionBatch) -> dict[str, Any]:
+    """What the preview, the confirmation form and the progress region need."""
+    polling = batch.status in (Status.QUEUED, Status.RUNNING)
+    actionable = actionable_count(batch)
+    return {
+        "batch": batch,
+        "polling": polling,
+        # Counted from the items while running; a finished batch has its figures saved.
+        "progress": batch_progress(batch=batch) if polling else None,
+        "actionable": actionable,
+        "deleted_tags_planned": actionable - batch.untags_planned,
+        "needs_typed_count": needs_typed_count(batch),
+        "typed_count_label": typed_count_message(actionable),
+        "nothing_to_do": NOTHING_TO_DO_MESSAGE
+        if batch.status == Status.PLANNED and not actionable
+        else "",
+        "reclaimable_note": RECLAIMABLE_NOTE,
+        "duration": duration_text(batch.duration_seconds),
+        "gc_command": GC_COMMAND,
+        "gc_explanation": GC_EXPLANATION,
+        "gc_untagged_warning": GC_UNTAGGED_WARNING,
+        "nothing_deleted_note": NOTHING_DELETED_NOTE,
+        "already_finished": ALREADY_FINISHED_MESSAGE,
+        "finished_event": BATCH_FINISHED_EVENT,
+    }
+
+
+def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, Any]:
+    """One page of the batch's items, in plan order, optionally of one action only."""
+    action = request.GET.get("action", "")
+    if action not in Action.values:
+        action = ""
+    items = DeletionItem.objects.filter(batch=batch).order_by("position")
+    if action:
+        items = items.filter(action=action)
+    page = Paginator(items, BATCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    here = reverse("batch", args=[batch.pk])
+    counts = {
+        "": batch.tags_planned,
+        Action.DELETE: batch.tags_planned - batch.untags_planned - batch.refused_planned,
+        Action.UNTAG: batch.untags_planned,
+        Action.REFUSE: batch.refused_planned,
+    }
+    filters = [
+        {
+            "value": value,
+            "label": label,
+            "count": counts[value],
+            "url": here + (f"?{urlencode({'action': value})}" if value else ""),
+            "current": value == action,
+        }
+        for value, label in ACTION_FILTERS
+    ]
+    page_query = urlencode({"action": action}) + "&" if action else ""
+    return {
+        "batch": batch,
+        "page": page,
+        "items": page.object_list,
+        "action_filter": action,
+        "action_filters": filters,
+        "page_url": f"{here}?{page_query}page=",
+        "items_url": here + (f"?{urlencode({'action': action})}" if action else ""),
+        "show_outcomes": batch.status != Status.PLANNED,
+    }
