@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import getpass
+import shlex
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from registry.cleanup_selection import CleanupFilters, InvalidFilter, select_tags
+from registry.deletion_batches import (
+    GC_COMMAND,
+    GC_EXPLANATION,
+    GC_UNTAGGED_WARNING,
+    REASON_REQUIRED_MESSAGE,
+    ConfirmationError,
+    actionable_count,
+    cancel_batch,
+    confirm_batch,
+)
+from registry.deletion_plan import plan_deletion
+from registry.deletion_run import BatchBusy, execute_batch, request_execution
+from registry.models import DeletionBatch, Registry
+from registry.roles import ADMINS, JANITORS
+
+DELETE_PERMISSION = "registry.delete_images"
+NOTHING_MATCHES_MESSAGE = "No cached tag matches these filters: nothing to plan."
+
+
+def unknown_registry_message(name: str) -> str:
+    return f"No registry named {name!r} (see add_registry)."
+
+
+def unknown_actor_message(username: str) -> str:
+    return f"No user named {username!r}: give --actor USERNAME, a user in the {JANITORS} role."
+
+
+def no_login_user_message(login: str) -> str:
+    return (
+        f"No user named {login!r} (your login name): give --actor USERNAME, a user in the "
+        f"{JANITORS} role, to say who deletes."
+    )
+
+
+def actor_not_allowed_message(username: str) -> str:
+    return f"{username} may not delete images: only users in the {JANITORS} or {ADMINS} role may."
+
+
+def unknown_batch_message(batch_id: int, registry: str) -> str:
+    return f"No deletion batch {batch_id} on registry {registry!r}."
+
+
+def not_applied_message(batch: DeletionBatch, problem: str) -> str:
+    return f"Batch {batch.pk} was not applied (its status: {_status(batch)}). {problem}"
+
+
+FILTERS_WITH_APPLY_MESSAGE = (
+    "--apply runs a batch exactly as it was planned: leave out --repository, --tag, "
+    "--older-than, --keep-last and --stale."
+)
+
+
+def apply_command(*, registry: str, batch_id: int, reason: str) -> str:
+    return (
+        f"manage.py cleanup --registry {shlex.quote(registry)} --apply {batch_id} "
+        f"--reason {shlex.quote(reason)}"
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete tags of one registry chosen by filters, in two steps: --plan saves a batch "
+        "and prints what it would do (nothing is deleted), --apply BATCH_ID runs it; --yes "
+        "does both at once. The filters read the dashboard's cache: run "
+        "`manage.py sync_registry NAME` first. Exits non-zero when an item fails or the "
+        "batch stops."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--registry", required=True, help="Registry name")
+        mode = parser.add_mutually_exclusive_group(required=True)
+        mode.add_argument(
+            "--plan", action="store_true", help="Plan a batch and print it; delete nothing."
+        )
+        mode.add_argument(
+            "--apply",
+            type=int,
+            metavar="BATCH_ID",
+            help="Run the planned batch BATCH_ID (printed by --plan).",
+        )
+        mode.add_argument("--yes", action="store_true", help="Plan and apply at once.")
+        parser.add_argument(
+            "--repository", default="", metavar="REGEX", help="Repository names (re.search)"
+        )
+        parser.add_argument("--tag", default="", metavar="REGEX", help="Tag names (re.search)")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            metavar="DAYS",
+            help="Images created more than DAYS ago (an unknown created date never counts)",
+        )
+        parser.add_argument(
+            "--keep-last",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Keep the newest N matching tags of each repository out of the plan",
+        )
+        parser.add_argument(
+            "--stale", action="store_true", help="Only tags the staleness rules call stale"
+        )
+        parser.add_argument(
+            "--reason", required=True, help="Why these images go (kept in the audit log)"
+        )
+        parser.add_argument(
+            "--actor",
+            metavar="USERNAME",
+            help="Who deletes: a user in the Janitors role (default: your login name)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        reason = options["reason"].strip()
+        if not reason:
+            raise CommandError(REASON_REQUIRED_MESSAGE)
+        registry = Registry.objects.filter(name=options["registry"]).first()
+        if registry is None:
+            raise CommandError(unknown_registry_message(options["registry"]))
+        actor = _actor(options["actor"])
+        filters = CleanupFilters(
+            repository=options["repository"],
+            tag=options["tag"],
+            older_than_days=options["older_than"],
+            stale_only=options["stale"],
+            keep_last=options["keep_last"],
+        )
+
+        if options["apply"] is not None:
+            if filters != CleanupFilters():
+                raise CommandError(FILTERS_WITH_APPLY_MESSAGE)
+            batch = DeletionBatch.objects.filter(
+                pk=options["apply"], registry_id=registry.pk
+            ).first()
+            if batch is None:
+                raise CommandError(unknown_batch_message(options["apply"], registry.name))
+            self._apply(batch=batch, actor=actor, reason=reason)
+            return
+
+        batch = self._plan(registry=registry, filters=filters, actor=actor, reason=reason)
+        if batch is None:
+            return
+        if actionable_count(batch) == 0:
+            cancel_batch(batch=batch)
+            self.stdout.write(
+                f"Every tag is refused: nothing to delete. Batch {batch.pk} discarded."
+            )
+            return
+        if options["yes"]:
+            self.stdout.write("")
+            self._apply(batch=batch, actor=actor, reason=reason)
+            return
+        self.stdout.write(
+            f"\nBatch {batch.pk} is planned; nothing has been deleted. To apply it:\n"
+            f"  {apply_command(registry=registry.name, batch_id=batch.pk, reason=reason)}"
+        )
+
+    # -- planning ----------------------------------------------------------------------
+
+    def _plan(
+        self,
+        *,
+        registry: Registry,
+        filters: CleanupFilters,
+        actor: AbstractBaseUser,
+        reason: str,
+    ) -> DeletionBatch | None:
+        try:
+            selection = select_tags(registry=registry, filters=filters)
+        except InvalidFilter as exc:
+            raise CommandError(exc.message) from exc
+        kept = (
+            f" ({selection.kept:,} kept as the newest {filters.keep_last} of their repository)"
+            if selection.kept
+            else ""
+        )
+        if selection.is_empty:
+            self.stdout.write(f"{NOTHING_MATCHES_MESSAGE}{kept}")
+            return None
+        batch = plan_deletion(
+            registry=registry,
+            tags=selection.tags,
+            actor=actor,
+            reason=reason,
+            source=DeletionBatch.Source.CLI,
+        )
+        self.stdout.write(f"Plan for {registry.name}, batch {batch.pk}{kept}:\n")
+        now = timezone.now()
+        rows = [
+            [
+                item.repository_name,
+                item.tag,
+                item.short_digest,
+                _size(item.size),
+                _age(item.created, now=now),
+                item.get_action_display(),
+                item.note,
+            ]
+            for item in batch.items.order_by("position")
+        ]
+        self._table(["REPOSITORY", "TAG", "DIGEST", "SIZE", "AGE", "ACTION", "NOTE"], rows)
+        deleting = batch.tags_planned - batch.untags_planned - batch.refused_planned
+        self.stdout.write(
+            f"\n{batch.tags_planned:,} tags: {deleting:,} deleted "
+            f"({_count(batch.manifests_planned, 'digest')}), {batch.untags_planned:,} untag only, "
+            f"{batch.refused_planned:,} refused.\n"
+            f"Size of the images deleted: {_size(batch.bytes_planned)}. "
+            f"Space garbage collection would free: {_size(batch.bytes_reclaimable)}."
+        )
+        return batch
+
+    # -- applying ------------------------------------------------------------------------
+
+    def _apply(self, *, batch: DeletionBatch, actor: AbstractBaseUser, reason: str) -> None:
+        try:
+            # Naming the batch by id on the command line is the confirmation: no typed count.
+            confirm_batch(
+                batch=batch,
+                actor=actor,
+                reason=reason,
+                typed_count=str(actionable_count(batch)),
+            )
+        except ConfirmationError as exc:
+            batch.refresh_from_db()
+            raise CommandError(not_applied_message(batch, exc.message)) from exc
+        self.stdout.write(f"Applying batch {batch.pk} as {actor.get_username()}…")
+        try:
+            batch = execute_batch(batch=batch)
+        except BatchBusy as exc:
+            # Confirmed already: the workers run it once the other batch is done.
+            request_execution(batch=batch)
+            raise CommandError(f"{exc} Batch {batch.pk} is queued for the workers.") from exc
+
+        rows = [
+            [
+                item.repository_name,
+                item.tag,
+                item.short_digest,
+                item.get_action_display(),
+                item.get_outcome_display(),
+                item.detail or item.note,
+            ]
+            for item in batch.items.order_by("position")
+        ]
+        self._table(["REPOSITORY", "TAG", "DIGEST", "ACTION", "OUTCOME", "DETAIL"], rows)
+        self.stdout.write(
+            f"\nBatch {batch.pk}: {_status(batch)}. {batch.deleted_count:,} deleted, "
+            f"{batch.untagged_count:,} untagged, {batch.absent_count:,} already absent, "
+            f"{batch.skipped_count:,} skipped, {batch.refused_count:,} refused, "
+            f"{batch.failed_count:,} failed, {batch.not_attempted_count:,} not attempted. "
+            f"Size of the images deleted: {_size(batch.bytes_deleted)}."
+        )
+        if batch.error:
+            self.stdout.write(f"Error: {batch.error}")
+        self.stdout.write(f"\n{GC_EXPLANATION}\n  {GC_COMMAND}\n{GC_UNTAGGED_WARNING}")
+        if batch.status != DeletionBatch.Status.SUCCEEDED:
+            raise CommandError(f"Batch {batch.pk} did not fully succeed: {_status(batch)}.")
+
+    def _table(self, header: list[str], rows: list[list[str]]) -> None:
+        """Columns padded to their widest cell; the last one (notes) left as it is."""
+        widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
+        for row in [header, *rows]:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            self.stdout.write("  ".join([*cells, row[-1]]).rstrip())
+
+
+def _actor(username: str | None) -> AbstractBaseUser:
+    """The user the batch is recorded under: --actor, or the one named like the OS login."""
+    users = get_user_model()._default_manager
+    if username:
+        user = users.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+        if user is None:
+            raise CommandError(unknown_actor_message(username))
+    else:
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError) as exc:  # no login name in a bare container
+            raise CommandError(no_login_user_message("?")) from exc
+        user = users.filter(**{get_user_model().USERNAME_FIELD: login}).first()
+        if user is None:
+            raise CommandError(no_login_user_message(login))
+    if not user.is_active or not user.has_perm(DELETE_PERMISSION):
+        raise CommandError(actor_not_allowed_message(user.get_username()))
+    return user
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def _status(batch: DeletionBatch) -> str:
+    return batch.get_status_display().lower()
+
+
+def _size(size: int) -> str:
+    return str(filesizeformat(size)).replace("\xa0", " ")
+
+
+def _age(created: datetime | None, *, now: datetime) -> str:
+    if created is None:
+        return "unknown"
+    days = (now - created).days
+    if days < 1:
+        return "<1 day"
+    return "1 day" if days == 1 else f"{days:,} days"
