@@ -8,6 +8,7 @@ A registry starts in about 25 ms, so every test gets its own, empty one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,21 +136,33 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def celery_worker(transactional_db, redis_server: RedisServer, tmp_path: Path):  # type: ignore[no-untyped-def]
     """A worker process consuming from `redis_server`; tasks sent in the test go there."""
+    worker = CeleryWorker(broker_url=redis_server.url, log_path=tmp_path / "worker.log").start()
+    try:
+        with tasks_sent_to(redis_server.url):
+            yield worker
+    finally:
+        worker.stop()
+
+
+@contextmanager
+def tasks_sent_to(broker_url: str) -> Iterator[None]:
+    """Within the block, `.delay()` publishes to this broker instead of running eagerly."""
+    from kombu import pools as kombu_pools
+
     from janitor_site.celery import app
 
-    worker = CeleryWorker(broker_url=redis_server.url, log_path=tmp_path / "worker.log").start()
     previous = (app.conf.broker_url, app.conf.task_always_eager)
 
     def use_broker(url: str, eager: bool) -> None:
         app.conf.broker_url, app.conf.task_always_eager = url, eager
-        if app._pool is not None:  # producer connections to the old broker
-            app._pool.force_close_all()
-            app._pool = None
+        # Producer and connection pools are kept per broker URL by kombu, process-wide:
+        # drop them all, so the next send connects afresh (to this broker).
+        kombu_pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
-    use_broker(redis_server.url, False)
+    use_broker(broker_url, False)
     try:
-        yield worker
+        yield
     finally:
         use_broker(*previous)
-        worker.stop()
