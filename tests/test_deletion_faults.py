@@ -132,10 +132,10 @@ def test_a_worker_killed_mid_batch_is_resumed_without_repeating_finished_items(
 ) -> None:
     from django.contrib.auth.models import Group, User
 
-    from janitor_site.celery import app
     from registry.roles import JANITORS, ensure_roles
     from registry.tasks import execute_deletion_batch_task
     from tests.support.celery_worker import CeleryWorker
+    from tests.support.fixtures import tasks_sent_to
 
     ensure_roles()
     janitor = User.objects.create_user("jan", password="password")
@@ -161,10 +161,9 @@ def test_a_worker_killed_mid_batch_is_resumed_without_repeating_finished_items(
     first = CeleryWorker(
         broker_url=redis_server.url, log_path=tmp_path / "first.log", environment=quick
     ).start()
-    previous = (app.conf.broker_url, app.conf.task_always_eager)
-    app.conf.broker_url, app.conf.task_always_eager = redis_server.url, False
     try:
-        execute_deletion_batch_task.delay(batch.pk)
+        with tasks_sent_to(redis_server.url):
+            execute_deletion_batch_task.delay(batch.pk)
         wait_until(lambda: batch.items.filter(outcome=Outcome.DELETED).count() >= 3, first.log)
         first.kill()
         done_before_kill = set(
@@ -180,10 +179,6 @@ def test_a_worker_killed_mid_batch_is_resumed_without_repeating_finished_items(
             second.stop()
     finally:
         first.stop()
-        app.conf.broker_url, app.conf.task_always_eager = previous
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
 
     batch.refresh_from_db()
     assert batch.status == DeletionBatch.Status.SUCCEEDED, batch.error
