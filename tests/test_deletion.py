@@ -370,3 +370,66 @@ def test_a_finished_batch_run_again_sends_no_request(
 
     assert again.status == DeletionBatch.Status.SUCCEEDED
     assert again.items.get().outcome == Outcome.DELETED
+
+
+def test_untagging_without_push_rights_stops_the_batch_and_says_why(
+    db, token_registry, janitor
+) -> None:
+    from registry.registries import save_registry
+    from tests.support.token_issuer import IssuerUser
+
+    token_registry.issuer.users["cleaner"] = IssuerUser("cleaner-pw", {"*": {"pull", "delete"}})
+    with RegistryClient(token_registry.url, username="maintainer", password="maintainer-pw") as c:
+        push_image(c, "acme/web", "master", created=JAN)
+        retag(c, "acme/web", "master", "latest")
+    registry, _ = save_registry(
+        name="gitlab", url=token_registry.url, username="cleaner", password="cleaner-pw"
+    )
+    registry.repositories = ["acme/web"]
+    registry.save()
+    StalenessRules.objects.create(registry=registry, protected_patterns=[])
+    sync(registry)
+
+    batch = run(plan(registry, janitor, "master"), janitor)
+
+    assert batch.status == DeletionBatch.Status.FAILED
+    assert "needs push rights as well as delete rights" in batch.error
+    with RegistryClient(token_registry.url, username="maintainer", password="maintainer-pw") as c:
+        assert set(c.list_tags("acme/web")) == {"master", "latest"}
+
+
+def test_one_batch_at_a_time_deletes_in_a_repository(
+    no_protection, registry_client, janitor
+) -> None:
+    for n in range(2):
+        push_image(registry_client, "acme/web", f"review-{n}", created=JAN)
+    sync(no_protection)
+    first = plan(no_protection, janitor, "review-0")
+    second = plan(no_protection, janitor, "review-1")
+    for batch in (first, second):
+        confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    assert deletion_run.claim_batch(batch=first) is not None  # a worker is on it
+
+    with pytest.raises(deletion_run.BatchBusy):
+        deletion_run.execute_batch(batch=second)
+
+    assert DeletionBatch.objects.get(pk=second.pk).status == DeletionBatch.Status.QUEUED
+    assert tags_in_registry(registry_client) == {"review-0", "review-1"}
+
+
+def test_the_dead_workers_batch_is_taken_over_once_its_lease_expires(
+    no_protection, registry_client, janitor
+) -> None:
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    sync(no_protection)
+    batch = plan(no_protection, janitor, "review-0")
+    confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    assert deletion_run.claim_batch(batch=batch) is not None
+    with pytest.raises(deletion_run.BatchBusy):
+        deletion_run.execute_batch(batch=batch)  # the lease is live
+
+    DeletionBatch.objects.filter(pk=batch.pk).update(lease_expires_at=JAN)
+    batch = deletion_run.execute_batch(batch=batch)
+
+    assert batch.status == DeletionBatch.Status.SUCCEEDED
+    assert tags_in_registry(registry_client) == set()
