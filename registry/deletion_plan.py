@@ -24,7 +24,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Max, QuerySet
 
 from .models import DeletionBatch, DeletionItem, Layer, Manifest, Registry, Tag
 from .staleness import REFERRER_TAG
@@ -331,9 +331,11 @@ def reclaimable_bytes(*, batch: DeletionBatch) -> int:
     survivors = Manifest.objects.filter(repository__registry_id=batch.registry_id).exclude(
         pk__in=ids
     )
+    # NOT IN over each whole set, not a correlated NOT EXISTS per blob: configs have no
+    # index of their own, and either way the sets are read once (both columns are NOT NULL).
     layers = (
         Layer.objects.filter(manifest_id__in=ids)
-        .exclude(Exists(Layer.objects.filter(digest=OuterRef("digest"), manifest__in=survivors)))
+        .exclude(digest__in=Layer.objects.filter(manifest__in=survivors).values("digest"))
         .values("digest")
         .annotate(blob_size=Max("size"))
         .values_list("digest", "blob_size")
@@ -341,7 +343,7 @@ def reclaimable_bytes(*, batch: DeletionBatch) -> int:
     configs = (
         Manifest.objects.filter(pk__in=ids)
         .exclude(config_digest="")
-        .exclude(Exists(survivors.filter(config_digest=OuterRef("config_digest"))))
+        .exclude(config_digest__in=survivors.values("config_digest"))
         .values("config_digest")
         .annotate(blob_size=Max("config_size"))
         .values_list("config_digest", "blob_size")

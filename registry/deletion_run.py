@@ -24,6 +24,7 @@ whose tag is now gone is recorded as deleted, not deleted twice.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -55,7 +56,12 @@ Action = DeletionItem.Action
 # or may not push a placeholder (PushRightsMissing is an AccessDenied).
 STOPPING_ERRORS = (errors.DeleteDisabled, errors.AuthenticationFailed, errors.AccessDenied)
 
-CHUNK = 100  # items acted on between two saves, lease renewals and cancel checks
+CHUNK = 100  # operations between two lease renewals and cancel checks
+# Outcomes are saved together (one UPDATE per kind of outcome) every this many items,
+# or this often, whichever comes first: the progress page stays live, and a crash
+# loses little (the items stay marked attempted; see `_absent`).
+SAVE_EVERY_ITEMS = 20
+SAVE_EVERY_SECONDS = 0.5
 
 CHANGED_SINCE_PREVIEW = "Skipped: the tag was pushed again since the preview (digest changed)."
 DELETED_BEFORE_RESTART = "Deleted (confirmed after the worker restarted)."
@@ -421,17 +427,23 @@ class _BatchRun:
     def _perform_chunk(self, chunk: list[_Operation]) -> None:
         self._mark_attempted(chunk)
         stop: _StopBatch | None = None
-        for operation, result, error in self.client.map_concurrently(self._act, chunk):
-            if error is not None:
-                result = self._failure(error)
-                if isinstance(error, STOPPING_ERRORS):
-                    stop = stop or _StopBatch(error.message)
-            assert result is not None
-            if result.outcome == Outcome.DELETED:
-                self.deleted_digests.add((operation.repository, operation.digest))
-            if result.outcome == Outcome.UNTAGGED and operation.note:
-                result.detail = operation.note
-            self._settle(operation.items, result)
+        outcomes = _OutcomeBuffer()
+        try:
+            for operation, result, error in self.client.map_concurrently(self._act, chunk):
+                if error is not None:
+                    result = self._failure(error)
+                    if isinstance(error, STOPPING_ERRORS):
+                        stop = stop or _StopBatch(error.message)
+                assert result is not None
+                if result.outcome == Outcome.DELETED:
+                    self.deleted_digests.add((operation.repository, operation.digest))
+                if result.outcome == Outcome.UNTAGGED and operation.note:
+                    result.detail = operation.note
+                outcomes.add(operation.items, result)
+                if outcomes.due():
+                    outcomes.save()
+        finally:
+            outcomes.save()
         if stop is not None:
             raise stop
 
@@ -464,12 +476,9 @@ class _BatchRun:
         DeletionItem.objects.filter(pk__in=ids).update(attempted_at=timezone.now())
 
     def _settle(self, items: list[DeletionItem], result: _Result) -> None:
-        DeletionItem.objects.filter(pk__in=[item.pk for item in items]).update(
-            outcome=result.outcome,
-            detail=result.detail,
-            http_status=result.http_status,
-            finished_at=timezone.now(),
-        )
+        outcomes = _OutcomeBuffer()
+        outcomes.add(items, result)
+        outcomes.save()
 
     def _update_cache(self, repository: str) -> None:
         """Drop the tags this batch removed (or found gone) from the cache, and what they held."""
@@ -531,6 +540,34 @@ class _BatchRun:
         )
         if not finished:
             raise _LeaseLost
+
+
+class _OutcomeBuffer:
+    """Outcomes waiting to be saved, grouped so that alike ones take one UPDATE."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str, int | None], list[int]] = defaultdict(list)
+        self._count = 0
+        self._saved_at = time.monotonic()
+
+    def due(self) -> bool:
+        waited = time.monotonic() - self._saved_at
+        return self._count >= SAVE_EVERY_ITEMS or waited >= SAVE_EVERY_SECONDS
+
+    def add(self, items: list[DeletionItem], result: _Result) -> None:
+        key = (result.outcome, result.detail, result.http_status)
+        self._ids[key].extend(item.pk for item in items)
+        self._count += len(items)
+
+    def save(self) -> None:
+        now = timezone.now()
+        for (outcome, detail, http_status), ids in self._ids.items():
+            DeletionItem.objects.filter(pk__in=ids).update(
+                outcome=outcome, detail=detail, http_status=http_status, finished_at=now
+            )
+        self._ids.clear()
+        self._count = 0
+        self._saved_at = time.monotonic()
 
 
 def _chunks(items: list[_Operation], size: int) -> Iterator[list[_Operation]]:

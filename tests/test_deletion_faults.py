@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_batch_is_resumed_without_repeating_finished_items(
     ensure_roles()
     janitor = User.objects.create_user("jan", password="password")
     janitor.groups.add(Group.objects.get(name=JANITORS))
-    names = [f"review-{n:02}" for n in range(24)]
+    names = [f"review-{n:02}" for n in range(40)]
     for name in names:
         push_image(registry_client, "acme/web", name, created=JAN)
     proxy = fault_proxy(local_registry.url)
