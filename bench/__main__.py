@@ -2,6 +2,7 @@
 
 python -m bench sync  [--scale 2x500 --scale 20x500 …]   issue 2: the sync
 python -m bench pages [--tags 100000 --repos 200 …]       issue 3: page server times
+python -m bench delete [--tags 1000 --repos 4 …]          issue 4: bulk delete and preview
 python -m bench                                           all of them, default sizes
 """
 
@@ -9,9 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import pages, request_kinds, sync
+from bench import delete, pages, request_kinds, sync
 
-COMMANDS = {"sync": sync.main, "pages": pages.main, "requests": request_kinds.main}
+COMMANDS = {
+    "sync": sync.main,
+    "pages": pages.main,
+    "requests": request_kinds.main,
+    "delete": delete.main,
+}
 
 
 def run(argv: list[str]) -> int:
