@@ -144,6 +144,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Without a worker, a sync or deletion asked for from a page runs in a thread of the web
+# process, so that the page can watch its progress (registry.background).
+TASKS_IN_THREADS = env.bool("TASKS_IN_THREADS", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -37,6 +37,7 @@ from django.db.models import F, Min, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .background import run_in_background
 from .client import RegistryClient, errors
 from .connect import client_for
 from .deletion_batches import CANCELLED_NOTE, batch_progress, close_pending_items
@@ -109,11 +110,10 @@ class _LeaseLost(Exception):
 
 
 def request_execution(*, batch: DeletionBatch) -> None:
-    """Enqueue the batch's task once the current transaction commits."""
+    """Start the batch's task in the background once the current transaction commits."""
     from .tasks import execute_deletion_batch_task
 
-    batch_id = batch.pk
-    transaction.on_commit(lambda: execute_deletion_batch_task.delay(batch_id), robust=True)
+    run_in_background(execute_deletion_batch_task, batch.pk)
 
 
 def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from django.db import transaction
-
+from .background import run_in_background
 from .models import Registry, SyncRun
 from .tasks import sync_registry_task
 
@@ -35,10 +34,9 @@ ABANDONED_MESSAGE = "This sync did not finish: its worker stopped before the end
 
 def request_sync(*, registry: Registry) -> None:
     """Enqueue a sync of the registry once the current transaction commits."""
-    registry_id = registry.pk
-    # robust: a broker that is down, or an eager sync that crashes, is logged and shows on the
+    # A broker that is down, or a sync that crashes, is logged and shows on the
     # dashboard ("no worker has started…" / a failed run) instead of failing the request.
-    transaction.on_commit(lambda: sync_registry_task.delay(registry_id), robust=True)
+    run_in_background(sync_registry_task, registry.pk)
 
 
 @dataclass(frozen=True)
