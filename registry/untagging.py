@@ -3,7 +3,10 @@
 `DELETE /v2/<name>/manifests/<digest>` would remove every tag on the digest. To
 remove just one:
 
-- distribution 3.x and OCI registries untag on `DELETE …/manifests/<tag>` (202);
+- distribution 3.x, OCI registries and GitLab's registry untag on
+  `DELETE …/manifests/<tag>` (202). GitLab's own `DELETE …/tags/reference/<tag>`
+  does the same; it was deprecated in GitLab 16.4 in favour of the OCI endpoint
+  and removed in 17.0 (gitlab-org/container-registry#1094), so it is not used;
 - distribution 2.8 refuses that (400 DIGEST_INVALID). There the tag is pointed
   at a tiny placeholder manifest of its own (unique to this tag), and the
   placeholder is deleted by digest: only this tag goes, the image stays. This
