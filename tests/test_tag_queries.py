@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from registry.tag_queries import (
     preview_staleness,
     repository_page,
     stale_figures,
+    without_captures,
 )
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
@@ -387,3 +389,33 @@ def test_like_wildcards_in_a_text_filter_are_plain_characters(registry):  # type
     assert found("name=0%25-") == ["100%-done"]
     assert found("name=k%5Cs") == ["back\\slash"]
     assert found("name=FIX_1&anchored=1") == ["fix_1"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("^review-(login|search)-", "^review-(?:login|search)-"),
+        ("(?i)^(?:review-(a|b))$", "(?i)^(?:review-(?:a|b))$"),
+        (r"\(literal\)", r"\(literal\)"),
+        ("[(]x[)]", "[(]x[)]"),
+        ("[]()]+", "[]()]+"),
+        ("[^(]+(a)", "[^(]+(?:a)"),
+        ("(?P<branch>.+)-(\\d+)", "(?P<branch>.+)-(?:\\d+)"),
+        (r"(a)\1", r"(a)\1"),  # a back-reference needs its group
+        ("[[:alpha:]](x)", "[[:alpha:]](x)"),  # nested brackets: left alone
+        ("plain", "plain"),
+    ],
+)
+def test_filters_run_with_non_capturing_groups(pattern: str, expected: str) -> None:
+    assert without_captures(pattern) == expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["^review-(login|search)-", "(a|b)+c$", "x(y(z)?)*", "[(]+(q)", "(?i)^(ab)", "(\\()"],
+)
+def test_dropping_captures_never_changes_what_matches(pattern: str) -> None:
+    names = ["review-login-1", "review-search-", "abc", "aabbc", "xyzy", "((q", "AB", "(", "x"]
+    converted = re.compile(without_captures(pattern))
+    original = re.compile(pattern)
+    assert [bool(original.search(n)) for n in names] == [bool(converted.search(n)) for n in names]
