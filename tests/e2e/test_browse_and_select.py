@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from registry.staleness import refresh_staleness
+from tests.e2e.browser import log_in
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -48,13 +49,6 @@ def team_registry():  # type: ignore[no-untyped-def]
     TagFactory(manifest=ManifestFactory(repository=api, size=70 * MB), name="v1.0.0")
     refresh_staleness(registry=registry)
     return registry
-
-
-def log_in(page: Page, live_server, user) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_find_stale_review_images_select_all_across_pages(

@@ -18,6 +18,7 @@ from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, StalenessRules
 from registry.registries import save_registry
 from registry.sync import sync_registry
+from tests.e2e.browser import log_in
 from tests.support.fault_proxy import Delay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -29,13 +30,6 @@ OLD = datetime(2025, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
     return DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
-
-
-def log_in(page: Page, live_server, user) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
