@@ -91,7 +91,7 @@ def fill(*, name: str, tags: int, repos: int, seed: int = 7) -> Registry:
     if connection.vendor == "postgresql":
         # What autovacuum would have done by the time anyone looks at a page.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
     return registry
 
 
