@@ -576,7 +576,7 @@ def repository_page(
     the tags or manifests, which PostgreSQL runs as hash joins); the figures are
     only computed for the page's repositories, except the one sorted by, which
     is computed for all of them and sorted in Python (a registry has hundreds or
-    thousands of repositories, not millions). Six queries at most.
+    thousands of repositories, not millions), and not asked again for the page.
     """
     repositories = Repository.objects.filter(registry=registry).order_by("name", "pk")
     if filters.search:
@@ -585,23 +585,29 @@ def repository_page(
         ordered = repositories.reverse() if filters.descending else repositories
         page = Paginator(ordered, REPOSITORY_PAGE_SIZE).get_page(number)
         page_repositories = list(page.object_list)
+        figures = _figures([r.pk for r in page_repositories])
     else:
-        ids = _ids_by_figure(repositories, filters)
+        ids, sorted_by = _ids_by_figure(repositories, filters)
         page = Paginator(ids, REPOSITORY_PAGE_SIZE).get_page(number)
         in_page = Repository.objects.in_bulk(list(page.object_list))
         page_repositories = [in_page[pk] for pk in page.object_list]
-    figures = _figures([r.pk for r in page_repositories])
+        # The figure sorted by is known for every repository already: not asked again.
+        query = _FIGURE_QUERY[REPOSITORY_SORTS[filters.sort_key]]
+        figures = _figures(list(page.object_list), queries=ALL_FIGURE_QUERIES - {query})
+        for pk in page.object_list:
+            figures.setdefault(pk, {}).update(sorted_by.get(pk, {}))
     rows = [RepositoryRow(r, **figures.get(r.pk, {})) for r in page_repositories]
     return page, rows
 
 
-def _ids_by_figure(repositories: QuerySet[Repository], filters: RepositoryFilters) -> list[int]:
-    """The repositories' ids, sorted by the figure `filters` sorts by, then by name."""
+def _ids_by_figure(
+    repositories: QuerySet[Repository], filters: RepositoryFilters
+) -> tuple[list[int], dict[int, dict[str, Any]]]:
+    """The repositories' ids, sorted by the figure `filters` sorts by, then by name;
+    and the figures of the query that figure comes from, by id."""
     field = REPOSITORY_SORTS[filters.sort_key]
-    values = {
-        pk: row.get(field)
-        for pk, row in _figures(repositories.values("pk"), only=_FIGURE_QUERY[field]).items()
-    }
+    computed = _figures(repositories.values("pk"), queries={_FIGURE_QUERY[field]})
+    values = {pk: row.get(field) for pk, row in computed.items()}
     named = list(repositories.values_list("pk", "name"))
     known = [(pk, name, values[pk]) for pk, name in named if values.get(pk) is not None]
     unknown = [(pk, name) for pk, name in named if values.get(pk) is None]
@@ -612,7 +618,8 @@ def _ids_by_figure(repositories: QuerySet[Repository], filters: RepositoryFilter
     # Stable sorts: by name first, then by the figure (its direction only).
     known.sort(key=itemgetter(1))
     known.sort(key=itemgetter(2), reverse=filters.descending)
-    return [pk for pk, _, _ in known] + [pk for pk, _ in unknown]  # unknown dates last
+    ids = [pk for pk, _, _ in known] + [pk for pk, _ in unknown]  # unknown dates last
+    return ids, computed
 
 
 _FIGURE_QUERY = {
@@ -622,9 +629,12 @@ _FIGURE_QUERY = {
     "newest": "manifests",
     "stale_size": "stale",
 }
+ALL_FIGURE_QUERIES = frozenset(_FIGURE_QUERY.values())
 
 
-def _figures(repository_ids: Any, *, only: str | None = None) -> dict[int, dict[str, Any]]:
+def _figures(
+    repository_ids: Any, *, queries: set[str] | frozenset[str] = ALL_FIGURE_QUERIES
+) -> dict[int, dict[str, Any]]:
     """Figures by repository id, for `repository_ids` (a list or a values("pk") query)."""
     figures: dict[int, dict[str, Any]] = {}
 
@@ -639,16 +649,16 @@ def _figures(repository_ids: Any, *, only: str | None = None) -> dict[int, dict[
     if isinstance(repository_ids, list) and not repository_ids:
         return figures
     tagged = Manifest.objects.filter(repository_id__in=repository_ids, tag_count__gt=0).order_by()
-    if only in (None, "tags"):
+    if "tags" in queries:
         merge(
             Tag.objects.filter(repository_id__in=repository_ids)
             .order_by()
             .values("repository_id")
             .annotate(tag_total=Count("pk"), stale_tags=Count("pk", filter=Q(is_stale=True)))
         )
-    if only in (None, "manifests"):
+    if "manifests" in queries:
         merge(tagged.values("repository_id").annotate(size=Sum("size"), newest=Max("created")))
-    if only in (None, "stale"):
+    if "stale" in queries:
         kept = Exists(Tag.objects.filter(manifest=OuterRef("pk"), is_stale=False))
         merge(tagged.exclude(kept).values("repository_id").annotate(stale_size=Sum("size")))
     return figures
