@@ -116,6 +116,35 @@ def request_execution(*, batch: DeletionBatch) -> None:
     run_in_background(execute_deletion_batch_task, batch.pk)
 
 
+# A queued batch that no thread has started this long after its confirmation was lost.
+THREAD_START_PATIENCE = timedelta(seconds=30)
+
+
+def resume_if_abandoned(*, batch: DeletionBatch) -> bool:
+    """Without a worker (TASKS_IN_THREADS), restart a batch whose thread died with its
+    web process: queued and never started, or running with an expired lease.
+
+    With Celery workers, Redis redelivers the task itself. Returns whether it restarted.
+    """
+    if not settings.TASKS_IN_THREADS:
+        return False
+    now = timezone.now()
+    lost = (
+        batch.status == Status.QUEUED
+        and batch.started_at is None
+        and batch.confirmed_at is not None
+        and now - batch.confirmed_at > THREAD_START_PATIENCE
+    ) or (
+        batch.status == Status.RUNNING
+        and batch.lease_expires_at is not None
+        and batch.lease_expires_at < now
+    )
+    if lost:
+        logger.warning("Restarting deletion batch %s: its thread stopped", batch.pk)
+        request_execution(batch=batch)
+    return lost
+
+
 def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:
     """Run a queued batch (or resume a running one whose worker died) to its end.
 

@@ -433,3 +433,52 @@ def test_the_dead_workers_batch_is_taken_over_once_its_lease_expires(
 
     assert batch.status == DeletionBatch.Status.SUCCEEDED
     assert tags_in_registry(registry_client) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_worker_a_batch_whose_thread_died_is_restarted(
+    settings, local_registry, registry_client
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from django.contrib.auth.models import Group, User
+
+    from registry.registries import save_registry
+    from registry.roles import JANITORS, ensure_roles
+
+    ensure_roles()
+    janitor = User.objects.create_user("jan", password="password")
+    janitor.groups.add(Group.objects.get(name=JANITORS))
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    registry, _ = save_registry(name="local", url=local_registry.url)
+    StalenessRules.objects.create(registry=registry, protected_patterns=[])
+    sync(registry)
+    batch = plan(registry, janitor, "review-0")
+    confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    # The web process died while its thread ran the batch: running, lease expired.
+    DeletionBatch.objects.filter(pk=batch.pk).update(status="running", lease_expires_at=JAN)
+    settings.TASKS_IN_THREADS = True
+    batch.refresh_from_db()
+
+    assert deletion_run.resume_if_abandoned(batch=batch)
+
+    deadline = time.monotonic() + 20
+    while DeletionBatch.objects.get(pk=batch.pk).status == "running":
+        assert time.monotonic() < deadline, "the restarted batch did not finish"
+        time.sleep(0.05)
+    assert DeletionBatch.objects.get(pk=batch.pk).status == DeletionBatch.Status.SUCCEEDED
+    assert tags_in_registry(registry_client) == set()
+
+
+def test_with_workers_a_batch_is_left_to_redelivery(
+    no_protection, registry_client, janitor
+) -> None:
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    sync(no_protection)
+    batch = plan(no_protection, janitor, "review-0")
+    confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    DeletionBatch.objects.filter(pk=batch.pk).update(status="running", lease_expires_at=JAN)
+    batch.refresh_from_db()
+
+    assert not deletion_run.resume_if_abandoned(batch=batch)
+    assert tags_in_registry(registry_client) == {"review-0"}

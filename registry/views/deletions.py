@@ -43,7 +43,7 @@ from registry.deletion_batches import (
     typed_count_message,
 )
 from registry.deletion_plan import plan_deletion
-from registry.deletion_run import request_execution
+from registry.deletion_run import request_execution, resume_if_abandoned
 from registry.models import DeletionBatch, DeletionItem, Registry
 
 from .access import (
@@ -185,6 +185,7 @@ def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     polling, and the page is told to reload its items (their outcomes are final).
     """
     batch = get_batch_for_viewer(request, pk)
+    resume_if_abandoned(batch=batch)
     context = _status_context(batch)
     response = render(request, f"{TEMPLATE}#progress", context)
     if context["polling"]:
