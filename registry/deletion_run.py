@@ -27,7 +27,6 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -43,7 +42,7 @@ from .connect import client_for
 from .deletion_batches import CANCELLED_NOTE, batch_progress, close_pending_items
 from .models import DeletionBatch, DeletionItem, Manifest, Repository, Tag
 from .staleness import protection_check, refresh_staleness, rules_for
-from .sync import count_tags_per_manifest, remove_orphan_manifests
+from .sync import chunks, count_tags_per_manifest, remove_orphan_manifests
 from .untagging import TagMoved, Untagger
 
 logger = logging.getLogger(__name__)
@@ -241,10 +240,16 @@ class _LiveRepository:
     tags: dict[str, str]  # tag -> digest, as the registry says now
     # digest -> tags of multi-arch images that list it as a platform child
     index_parents: dict[str, set[str]] = field(default_factory=dict)
+    # digest -> tags pointing at it: derived from `tags`, once
+    _by_digest: dict[str, set[str]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for tag, digest in self.tags.items():
+            self._by_digest.setdefault(digest, set()).add(tag)
 
     def holders(self, digest: str) -> set[str]:
-        direct = {tag for tag, d in self.tags.items() if d == digest}
-        return direct | self.index_parents.get(digest, set())
+        """Every tag that would go with `digest`: on it, or on an index that lists it."""
+        return self._by_digest.get(digest, set()) | self.index_parents.get(digest, set())
 
 
 class _BatchRun:
@@ -447,7 +452,7 @@ class _BatchRun:
             self._perform_chunk(operations[:1])
             self.first_request_done = True
             operations = operations[1:]
-        for chunk in _chunks(operations, CHUNK):
+        for chunk in chunks(operations, CHUNK):
             if self._cancel_requested():
                 return
             self._perform_chunk(chunk)
@@ -521,8 +526,8 @@ class _BatchRun:
             return
         names = list(gone)
         with transaction.atomic():
-            for start in range(0, len(names), 500):
-                Tag.objects.filter(repository=repo, name__in=names[start : start + 500]).delete()
+            for chunk in chunks(names):
+                Tag.objects.filter(repository=repo, name__in=chunk).delete()
             remove_orphan_manifests(repo)
             count_tags_per_manifest(repo)
         refresh_staleness(registry=self.batch.registry, repository_ids=[repo.pk])
@@ -597,8 +602,3 @@ class _OutcomeBuffer:
         self._ids.clear()
         self._count = 0
         self._saved_at = time.monotonic()
-
-
-def _chunks(items: list[_Operation], size: int) -> Iterator[list[_Operation]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -351,10 +351,10 @@ def _insert_manifests(
     known = dict(cached)
     for batch in (images, indexes):
         rows = [_manifest_row(repo=repo, fetched=f, known=known) for f in batch]
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             Manifest.objects.bulk_create(chunk, ignore_conflicts=True)
         new_digests = [f.document.digest for f in batch]
-        for chunk in _chunks(new_digests):
+        for chunk in chunks(new_digests):
             for row in Manifest.objects.filter(repository=repo, digest__in=chunk):
                 known[row.digest] = CachedManifest(row.pk, row.size, row.created, row.platforms)
     _insert_layers_and_children(fetched=[*images, *indexes], known=known)
@@ -401,7 +401,7 @@ def _insert_layers_and_children(
         for f in fetched
         for layer in f.document.layers
     ]
-    for chunk in _chunks(layers):
+    for chunk in chunks(layers):
         Layer.objects.bulk_create(chunk)
     through = Manifest.children.through
     links = [
@@ -410,7 +410,7 @@ def _insert_layers_and_children(
         for c in f.document.children
         if c.digest in known
     ]
-    for chunk in _chunks(links):
+    for chunk in chunks(links):
         through.objects.bulk_create(chunk, ignore_conflicts=True)
 
 
@@ -441,11 +441,11 @@ def _apply_tag_changes(
         elif cached.digest != digest:
             changed.append(Tag(pk=cached.id, manifest_id=manifest_ids[digest], last_changed=now))
     removed = [tag.id for name, tag in existing.items() if name not in state.tag_digests]
-    for chunk in _chunks(added):
+    for chunk in chunks(added):
         Tag.objects.bulk_create(chunk)
-    for chunk in _chunks(changed):
+    for chunk in chunks(changed):
         Tag.objects.bulk_update(chunk, ["manifest", "last_changed"])
-    for chunk in _chunks(removed):
+    for chunk in chunks(removed):
         Tag.objects.filter(pk__in=chunk).delete()
     counts.tags_added += len(added)
     counts.tags_changed += len(changed)
@@ -459,7 +459,7 @@ def remove_orphan_manifests(repo: Repository) -> None:
         parents__tags__isnull=False
     )
     ids = list(orphans.values_list("pk", flat=True).distinct())
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         Layer.objects.filter(manifest_id__in=chunk).delete()
         Manifest.children.through.objects.filter(from_manifest_id__in=chunk).delete()
         Manifest.children.through.objects.filter(to_manifest_id__in=chunk).delete()
@@ -473,6 +473,7 @@ def count_tags_per_manifest(repo: Repository) -> None:
     )
 
 
-def _chunks(items: list[T], size: int = WRITE_CHUNK) -> Iterator[list[T]]:
+def chunks(items: list[T], size: int = WRITE_CHUNK) -> Iterator[list[T]]:
+    """`items` in lists of `size`: one bulk statement each."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
