@@ -202,6 +202,36 @@ def test_a_500_is_not_retried(local_registry, fault_proxy) -> None:  # type: ign
     assert proxy.hits == [1]
 
 
+def test_the_proxy_the_environment_names_is_used_unless_no_proxy_excludes_the_host(
+    local_registry, fault_proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    forward_proxy = fault_proxy(local_registry.url)
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", forward_proxy.url)
+
+    with RegistryClient(local_registry.url) as client:
+        assert client.list_repositories() == []
+    assert len(forward_proxy.requests_matching("GET", r"/v2/_catalog")) == 1
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with RegistryClient(local_registry.url) as client:
+        assert client.list_repositories() == []
+    assert len(forward_proxy.requests_matching("GET", r"/v2/_catalog")) == 1
+
+
+def test_a_ca_bundle_named_in_the_environment_is_used_when_the_registry_names_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+
+    with RegistryClient("https://registry.example") as client:
+        assert client.transport.session.verify == "/etc/ssl/company-ca.pem"
+    with RegistryClient("https://registry.example", verify="/srv/ca.pem") as client:
+        assert client.transport.session.verify == "/srv/ca.pem"
+
+
 def test_concurrent_first_requests_to_a_basic_auth_registry_all_authenticate(
     basic_auth_registry,
 ) -> None:  # type: ignore[no-untyped-def]
