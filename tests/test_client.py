@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -79,6 +82,52 @@ def test_content_that_does_not_match_its_digest_is_refused(
     with RegistryClient(proxy.url) as client, pytest.raises(InvalidResponse) as caught:
         client.get_manifest("acme/web", "v1")
     assert "does not match its digest" in caught.value.message
+
+
+class ObjectStorage(BaseHTTPRequestHandler):
+    """Stands in for the S3 bucket a registry redirects blob downloads to."""
+
+    body = b""
+    authorization_seen: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        type(self).authorization_seen.append(self.headers.get("Authorization"))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_blob_redirected_to_object_storage_is_read_without_our_credentials(
+    basic_auth_registry, fault_proxy
+) -> None:  # type: ignore[no-untyped-def]
+    credentials = {
+        "username": basic_auth_registry.username,
+        "password": basic_auth_registry.password,
+    }
+    with RegistryClient(basic_auth_registry.url, **credentials) as client:
+        pushed = push_image(client, "acme/web", "v1", created=JAN)
+        config_digest = client.get_manifest("acme/web", "v1").config.digest
+        ObjectStorage.body = client.transport.request(
+            "GET", f"/v2/acme/web/blobs/{config_digest}", what="reading the config"
+        ).content
+    storage = ThreadingHTTPServer(("127.0.0.1", 0), ObjectStorage)
+    threading.Thread(target=storage.serve_forever, daemon=True).start()
+    proxy = fault_proxy(basic_auth_registry.url)
+    location = f"http://127.0.0.1:{storage.server_port}/bucket/blob?X-Amz-Signature=abc"
+    proxy.add_fault("GET", r"/blobs/", Respond(307, headers={"Location": location}))
+
+    try:
+        with RegistryClient(proxy.url, **credentials) as client:
+            assert client.get_manifest("acme/web", "v1").digest == pushed.digest
+            config = client.get_image_config("acme/web", config_digest)
+    finally:
+        storage.shutdown()
+    assert config.created == JAN
+    assert ObjectStorage.authorization_seen == [None]
 
 
 def test_basic_auth_is_sent_after_the_challenge(basic_auth_registry) -> None:  # type: ignore[no-untyped-def]
