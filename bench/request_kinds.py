@@ -3,16 +3,20 @@
 `python -m bench requests [--tags 500]` seeds one repository on a fresh local registry, then
 times, with a bare client and 8 keep-alive connections, one HEAD per tag (the sync floor),
 one manifest GET per tag and one config-blob GET per image: the two GETs a first sync must
-make for every new image (the created date lives only in the config blob).
+make for every new image (the created date lives only in the config blob). Beside the wall
+time it prints the CPU each request costs the registry process and the client: on a small
+machine they share the cores, so CPU, not the network, sets the sync's pace.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -44,32 +48,71 @@ def main(argv: list[str]) -> int:
             tags = session.get(f"{base}/tags/list", timeout=30).json()["tags"]
             bodies = [session.get(f"{base}/manifests/{t}", headers=accept).json() for t in tags]
             configs = [body["config"]["digest"] for body in bodies if "config" in body]
+            server = registry.process.pid
             rows = [
-                _time("HEAD manifest (the floor)", tags, lambda t: session.head(
+                _time("HEAD manifest (the floor)", tags, server, lambda t: session.head(
                     f"{base}/manifests/{t}", headers=accept, timeout=30)),
-                _time("GET manifest", tags, lambda t: session.get(
+                _time("GET manifest", tags, server, lambda t: session.get(
                     f"{base}/manifests/{t}", headers=accept, timeout=30).content),
-                _time("GET config blob", configs, lambda d: session.get(
+                _time("GET config blob", configs, server, lambda d: session.get(
                     f"{base}/blobs/{d}", timeout=30).content),
             ]  # fmt: skip
         finally:
             registry.stop()
-    floor = rows[0][1]
+    floor = rows[0].wall_ms
     print()
     print(f"Registry request costs, {CONNECTIONS} connections, {options.tags} tags")
-    print(f"{'request':<28} {'ms/request':>10} {'x floor':>8}")
-    for name, ms in rows:
-        print(f"{name:<28} {ms:>10.2f} {ms / floor:>7.2f}x")
-    least = (rows[1][1] + rows[2][1]) / floor
+    print(
+        f"{'request':<28} {'ms/request':>10} {'x floor':>8} {'registry CPU ms':>16} "
+        f"{'client CPU ms':>14}"
+    )
+    for row in rows:
+        server_cpu = f"{row.server_cpu_ms:.2f}" if row.server_cpu_ms is not None else "n/a"
+        print(
+            f"{row.name:<28} {row.wall_ms:>10.2f} {row.wall_ms / floor:>7.2f}x "
+            f"{server_cpu:>16} {row.client_cpu_ms:>14.2f}"
+        )
+    least = (rows[1].wall_ms + rows[2].wall_ms) / floor
     print(f"A first sync needs GET manifest + GET config per new image: {least:.2f}x the floor")
     print("before it parses or stores anything.")
+    if all(row.server_cpu_ms is not None for row in rows):
+        cpu = [row.client_cpu_ms + (row.server_cpu_ms or 0) for row in rows]
+        print(
+            f"CPU, registry + client: {cpu[1] + cpu[2]:.2f} ms per new image against "
+            f"{cpu[0]:.2f} ms per HEAD ({(cpu[1] + cpu[2]) / cpu[0]:.2f}x)."
+        )
     return 0
 
 
-def _time(name: str, items: list, request: Callable) -> tuple[str, float]:
+@dataclass
+class Cost:
+    name: str
+    wall_ms: float
+    client_cpu_ms: float
+    server_cpu_ms: float | None  # None where /proc is not there to ask
+
+
+def _time(name: str, items: list, server_pid: int, request: Callable) -> Cost:
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         list(pool.map(request, items[:20]))  # warm the connections
+        server_before = _process_cpu_seconds(server_pid)
+        client_before = time.process_time()
         started = time.perf_counter()
         list(pool.map(request, items))
         elapsed = time.perf_counter() - started
-    return name, 1000 * elapsed / len(items)
+        client = time.process_time() - client_before
+        server_after = _process_cpu_seconds(server_pid)
+    server = None
+    if server_before is not None and server_after is not None:
+        server = 1000 * (server_after - server_before) / len(items)
+    return Cost(name, 1000 * elapsed / len(items), 1000 * client / len(items), server)
+
+
+def _process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of another process, from /proc (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
