@@ -10,6 +10,11 @@ against it, never against the cache:
   lists it): a planned manifest delete is downgraded to *untag only*;
 - the digest now carries a protected tag: *skipped*.
 
+Before each further chunk of requests in the repository, the tag list is read again
+and every new or protected tag gets a HEAD, so a tag pushed onto a digest while the
+batch runs (a CI job promoting an image) keeps it. What no API can close is the
+moment between that read and the DELETE itself.
+
 The registry refusing deletes at all (405, or credentials without the delete
 right) stops the batch after the first item. Rate limits and 5xx are retried by
 the client; an item that still fails is *failed* and the batch goes on.
@@ -79,6 +84,13 @@ def recheck_failed_note(repository: str, message: str) -> str:
     )
 
 
+def recheck_failed_midway_note(repository: str, message: str) -> str:
+    return (
+        f"Not attempted: {repository} could not be read again before this part of the "
+        f"batch, so the rest of it was left as it is: {message}"
+    )
+
+
 def now_protected_note(names: list[str]) -> str:
     return f"Skipped: the digest now carries the protected tag {', '.join(names)}."
 
@@ -102,6 +114,12 @@ class _StopBatch(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class _RecheckFailed(Exception):
+    def __init__(self, error: errors.RegistryError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class _LeaseLost(Exception):
@@ -243,6 +261,9 @@ class _LiveRepository:
     # digest -> tags pointing at it: derived from `tags`, once
     _by_digest: dict[str, set[str]] = field(init=False, default_factory=dict)
 
+    # False once requests have gone out since the registry was last read.
+    fresh: bool = True
+
     def __post_init__(self) -> None:
         for tag, digest in self.tags.items():
             self._by_digest.setdefault(digest, set()).add(tag)
@@ -250,6 +271,18 @@ class _LiveRepository:
     def holders(self, digest: str) -> set[str]:
         """Every tag that would go with `digest`: on it, or on an index that lists it."""
         return self._by_digest.get(digest, set()) | self.index_parents.get(digest, set())
+
+    def update(self, tags: dict[str, str], index_parents: dict[str, set[str]]) -> None:
+        """Take in tags read again (new ones, or moved ones) and the indexes among them."""
+        for tag, digest in tags.items():
+            previous = self.tags.get(tag)
+            if previous is not None:
+                self._by_digest.get(previous, set()).discard(tag)
+            self.tags[tag] = digest
+            self._by_digest.setdefault(digest, set()).add(tag)
+        for child, parents in index_parents.items():
+            self.index_parents.setdefault(child, set()).update(parents)
+        self.fresh = True
 
 
 class _BatchRun:
@@ -327,16 +360,29 @@ class _BatchRun:
         # Companions (signatures) go after the images they belong to.
         main = [op for op in operations if not op.items[0].companion_of]
         companions = [op for op in operations if op.items[0].companion_of]
-        self._perform(main)
-        self._perform(self._companions_to_delete(repository, companions, live))
+        try:
+            self._perform(main, live=live)
+            self._perform(self._companions_to_delete(repository, companions, live), live=live)
+        except _RecheckFailed as failed:
+            note = recheck_failed_midway_note(repository, failed.error.message)
+            self._settle(
+                self._pending(repository), _Result(Outcome.FAILED, note, failed.error.status)
+            )
         self._update_cache(repository)
 
     def _read_live(self, repository: str) -> _LiveRepository:
         """The repository's tags and digests now (a HEAD per tag), and its indexes' children."""
+        tags = self._head_tags(repository, self._tag_names(repository))
+        return _LiveRepository(tags=tags, index_parents=self._index_parents(repository, tags))
+
+    def _tag_names(self, repository: str) -> list[str]:
         try:
-            names = self.client.list_tags(repository)
+            return self.client.list_tags(repository)
         except errors.NotFound:
-            return _LiveRepository(tags={})
+            return []
+
+    def _head_tags(self, repository: str, names: list[str]) -> dict[str, str]:
+        """Tag -> digest for `names`, a HEAD each; tags deleted meanwhile are left out."""
         tags: dict[str, str] = {}
         for name, head, error in self.client.map_concurrently(
             lambda tag: self.client.head_manifest(repository, tag), names
@@ -347,7 +393,7 @@ class _BatchRun:
                 raise error
             assert head is not None
             tags[name] = head.digest
-        return _LiveRepository(tags=tags, index_parents=self._index_parents(repository, tags))
+        return tags
 
     def _index_parents(self, repository: str, tags: dict[str, str]) -> dict[str, set[str]]:
         """Which tags are multi-arch images listing each digest: from the cache when it
@@ -443,22 +489,68 @@ class _BatchRun:
 
     # -- acting ------------------------------------------------------------------------
 
-    def _perform(self, operations: list[_Operation]) -> None:
+    def _perform(self, operations: list[_Operation], *, live: _LiveRepository) -> None:
         if not operations:
             return
         if not self.first_request_done:
             # The first request alone: a registry that refuses deletes stops the batch
             # after one item, not after a pool's worth.
-            self._perform_chunk(operations[:1])
+            self._perform_chunk(operations[:1], live=live)
             self.first_request_done = True
             operations = operations[1:]
         for chunk in chunks(operations, CHUNK):
             if self._cancel_requested():
                 return
-            self._perform_chunk(chunk)
+            if not live.fresh:
+                try:
+                    chunk = self._recheck(chunk, live=live)
+                except STOPPING_ERRORS as exc:
+                    raise _StopBatch(exc.message) from exc
+                except errors.RegistryError as exc:
+                    raise _RecheckFailed(exc) from exc
+            self._perform_chunk(chunk, live=live)
             self._renew_lease()
 
-    def _perform_chunk(self, chunk: list[_Operation]) -> None:
+    def _recheck(self, chunk: list[_Operation], *, live: _LiveRepository) -> list[_Operation]:
+        """Just before a chunk of requests: tags pushed since the registry was last read.
+
+        The tag list is read again, and a HEAD goes to every tag that is new since then
+        and to every protected tag (those are the ones a release moves). A digest about
+        to be deleted that gained a tag is untagged only, or skipped if the tag is
+        protected. A tag that already existed and was moved meanwhile is not seen (a
+        HEAD per tag per chunk would double the batch's requests).
+        """
+        repository = chunk[0].repository
+        names = self._tag_names(repository)
+        moved = self._head_tags(
+            repository, [n for n in names if n not in live.tags or self.is_protected(n)]
+        )
+        changed = {tag: digest for tag, digest in moved.items() if live.tags.get(tag) != digest}
+        live.update(changed, self._index_parents(repository, changed))
+        checked: list[_Operation] = []
+        for operation in chunk:
+            if operation.kind != "delete":
+                checked.append(operation)  # the untagger checks its own tag before it acts
+                continue
+            holders = live.holders(operation.digest)
+            protected = sorted(t for t in holders if self.is_protected(t))
+            outside = holders - {item.tag for item in operation.items}
+            if protected:
+                self._settle(
+                    operation.items, _Result(Outcome.SKIPPED, now_protected_note(protected))
+                )
+            elif outside:
+                note = downgraded_note(sorted(outside))
+                checked.extend(
+                    _Operation("untag", repository, operation.digest, [item], note=note)
+                    for item in operation.items
+                )
+            else:
+                checked.append(operation)
+        return checked
+
+    def _perform_chunk(self, chunk: list[_Operation], *, live: _LiveRepository) -> None:
+        live.fresh = False
         self._mark_attempted(chunk)
         stop: _StopBatch | None = None
         outcomes = _OutcomeBuffer()
