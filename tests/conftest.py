@@ -5,10 +5,11 @@ from collections.abc import Iterator
 import pytest
 
 from registry.client import RegistryClient
-from registry.models import Registry
+from registry.models import Registry, Repository
 from registry.registries import save_registry
+from tests.factories import RegistryFactory, RepositoryFactory
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.audit_log"]
 
 
 @pytest.fixture
@@ -23,6 +24,18 @@ def cached_registry(db, local_registry) -> Registry:  # type: ignore[no-untyped-
     """The test's registry, saved as the dashboard knows it (nothing synced yet)."""
     registry, _ = save_registry(name="local", url=local_registry.url)
     return registry
+
+
+@pytest.fixture
+def registry(db: None) -> Registry:
+    """The cached registry `main`, rows only: nothing answers at its URL (view tests)."""
+    return RegistryFactory(name="main")
+
+
+@pytest.fixture
+def web(registry: Registry) -> Repository:
+    """The repository acme/web of `registry`, with no tags yet."""
+    return RepositoryFactory(registry=registry, name="acme/web")
 
 
 def _user_in(role: str | None, username: str):  # type: ignore[no-untyped-def]

@@ -1,4 +1,7 @@
-"""The audit log, read: filters, exports, the export_audit command, and its append-only rows."""
+"""The audit log, read: filters, exports, the export_audit command, and its append-only rows.
+
+The `log` fixture is in tests/support/audit_log.py.
+"""
 
 from __future__ import annotations
 
@@ -33,78 +36,12 @@ from registry.audit import (
     write_json,
 )
 from registry.models import AuditLogIsAppendOnly, DeletionBatch, DeletionItem, Registry
-from tests.factories import DeletionBatchFactory, DeletionItemFactory, RegistryFactory
+from tests.factories import DeletionBatchFactory, DeletionItemFactory
 
 pytestmark = pytest.mark.django_db
 
 Status = DeletionBatch.Status
-Action = DeletionItem.Action
 Outcome = DeletionItem.Outcome
-
-
-def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-def log():  # type: ignore[no-untyped-def]
-    """Three batches: one on main in full, a partial one on staging, and an open plan."""
-    main = RegistryFactory(name="main")
-    staging = RegistryFactory(name="staging")
-    first = DeletionBatchFactory(
-        registry=main,
-        planned_by_username="jan-janitor",
-        confirmed_by_username="ada-admin",
-        reason="stale review images",
-        planned_at=at(1),
-        status=Status.SUCCEEDED,
-    )
-    DeletionItemFactory(batch=first, position=1, tag="review-1", finished_at=at(1, 10, 5))
-    DeletionItemFactory(
-        batch=first,
-        position=2,
-        tag="latest",
-        action=Action.UNTAG,
-        outcome=Outcome.UNTAGGED,
-        note="Also tagged keep-me (not in the plan): only this tag is removed.",
-        finished_at=at(1, 10, 6),
-    )
-    DeletionItemFactory(
-        batch=first,
-        position=3,
-        repository_name="acme/api",
-        tag="v1.0",
-        action=Action.REFUSE,
-        outcome=Outcome.REFUSED,
-        note="protected: matches ^v",
-        http_status=None,
-        finished_at=None,
-    )
-    second = DeletionBatchFactory(
-        registry=staging,
-        planned_by_username="sam-ops",
-        reason="disk full",
-        source=DeletionBatch.Source.CLI,
-        planned_at=at(5),
-        status=Status.PARTIAL,
-    )
-    DeletionItemFactory(batch=second, position=1, tag="review-2", finished_at=at(5, 10, 1))
-    DeletionItemFactory(
-        batch=second,
-        position=2,
-        tag="review-3",
-        outcome=Outcome.FAILED,
-        http_status=500,
-        detail="The registry answered 500: internal error.",
-        finished_at=at(5, 10, 2),
-    )
-    plan = DeletionBatchFactory(
-        registry=main, planned_by_username="jan-janitor", planned_at=at(10), status=Status.PLANNED
-    )
-    DeletionItemFactory(
-        batch=plan, position=1, tag="review-9", outcome=Outcome.PENDING, http_status=None
-    )
-    return {"first": first, "second": second, "plan": plan}
 
 
 def parse(query: str) -> tuple[AuditFilters, dict[str, str]]:

@@ -41,7 +41,7 @@ def plan(registry, janitor, *names: str, repository: str = "acme/web") -> Deleti
     return plan_deletion(registry=registry, tags=tags, actor=janitor, reason="cleanup")
 
 
-def run(batch: DeletionBatch, janitor, **client_options) -> DeletionBatch:  # type: ignore[no-untyped-def]
+def run(batch: DeletionBatch, janitor) -> DeletionBatch:  # type: ignore[no-untyped-def]
     confirm_batch(batch=batch, actor=janitor, reason="stale review images", typed_count="")
     return deletion_run.execute_batch(batch=batch)
 

@@ -31,11 +31,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
-
-
-@pytest.fixture
 def repository(registry):  # type: ignore[no-untyped-def]
     return RepositoryFactory(registry=registry, name="acme/web")
 

@@ -134,11 +134,6 @@ def test_the_querystring_leaves_defaults_out_and_parses_back_to_the_same_filters
 # -- filtering ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
-
-
 def tag(repository, name: str, **manifest_fields):  # type: ignore[no-untyped-def]
     tag_fields = {
         key: manifest_fields.pop(key)

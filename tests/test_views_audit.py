@@ -1,4 +1,7 @@
-"""The audit log pages, their exports, and the read-only admin: who may, what they show."""
+"""The audit log pages, their exports, and the read-only admin: who may, what they show.
+
+The `log` fixture is in tests/support/audit_log.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,84 +16,12 @@ from django.test import Client
 from django.urls import reverse
 
 from registry.audit import DATE_FROM_MESSAGE, EXPORT_COLUMNS, OUTCOME_MESSAGE
-from registry.models import DeletionBatch, DeletionItem
-from tests.factories import DeletionBatchFactory, DeletionItemFactory, RegistryFactory
+from tests.factories import DeletionBatchFactory, DeletionItemFactory
+from tests.support.audit_log import at
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-MIB = 1024 * 1024
-Status = DeletionBatch.Status
-Action = DeletionItem.Action
-Outcome = DeletionItem.Outcome
-
-
-def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-def log():  # type: ignore[no-untyped-def]
-    """A finished batch on main, a partial one on staging."""
-    first = DeletionBatchFactory(
-        registry=RegistryFactory(name="main"),
-        planned_by_username="jan-janitor",
-        confirmed_by_username="ada-admin",
-        reason="stale review images",
-        planned_at=at(1),
-        tags_planned=3,
-        deleted_count=1,
-        untagged_count=1,
-        refused_count=1,
-        bytes_deleted=50 * MIB,
-    )
-    DeletionItemFactory(
-        batch=first,
-        position=1,
-        tag="review-1",
-        digest="sha256:" + "ab" * 32,
-        finished_at=at(1, 10, 5),
-    )
-    DeletionItemFactory(
-        batch=first,
-        position=2,
-        tag="latest",
-        action=Action.UNTAG,
-        outcome=Outcome.UNTAGGED,
-        note="Also tagged keep-me (not in the plan): only this tag is removed.",
-    )
-    DeletionItemFactory(
-        batch=first,
-        position=3,
-        repository_name="acme/api",
-        tag="v1.0",
-        action=Action.REFUSE,
-        outcome=Outcome.REFUSED,
-        note="protected: matches ^v",
-        http_status=None,
-        finished_at=None,
-    )
-    second = DeletionBatchFactory(
-        registry=RegistryFactory(name="staging"),
-        planned_by_username="sam-ops",
-        reason="disk full",
-        planned_at=at(5),
-        status=Status.PARTIAL,
-        tags_planned=2,
-        deleted_count=1,
-        failed_count=1,
-        bytes_deleted=10 * MIB,
-    )
-    DeletionItemFactory(batch=second, position=1, tag="review-2")
-    DeletionItemFactory(
-        batch=second,
-        position=2,
-        tag="review-3",
-        outcome=Outcome.FAILED,
-        http_status=500,
-        detail="The registry answered 500: internal error.",
-    )
-    return {"first": first, "second": second}
 
 
 def url(name: str, query: str = "") -> str:
@@ -158,8 +88,8 @@ def test_viewers_see_every_audited_tag_newest_batch_first(client: Client, viewer
     client.force_login(viewer)
     response = client.get(url("audit"))
     assert response.status_code == 200
-    assert listed(response) == ["review-2", "review-3", "review-1", "latest", "v1.0"]
-    assert "<b>5</b> tags" in response.content.decode()
+    assert listed(response) == ["review-9", "review-2", "review-3", "review-1", "latest", "v1.0"]
+    assert "<b>6</b> tags" in response.content.decode()
 
 
 def test_a_row_shows_who_where_what_and_how_it_ended(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
@@ -188,12 +118,12 @@ def test_the_page_says_what_the_dates_filter_on(client: Client, viewer, log) -> 
     [
         ("user=sam", ["review-2", "review-3"]),
         ("user=ada", ["review-1", "latest", "v1.0"]),
-        ("registry=main", ["review-1", "latest", "v1.0"]),
+        ("registry=main", ["review-9", "review-1", "latest", "v1.0"]),
         ("repository=api", ["v1.0"]),
-        ("tag=review", ["review-2", "review-3", "review-1"]),
+        ("tag=review", ["review-9", "review-2", "review-3", "review-1"]),
         ("outcome=failed", ["review-3"]),
         ("action=untag", ["latest"]),
-        ("date_from=2026-03-02", ["review-2", "review-3"]),
+        ("date_from=2026-03-02", ["review-9", "review-2", "review-3"]),
         ("date_to=2026-03-01", ["review-1", "latest", "v1.0"]),
         ("date_from=2026-03-02&date_to=2026-03-04", []),
     ],
@@ -241,7 +171,7 @@ def test_a_bad_filter_is_shown_inline_and_left_out(  # type: ignore[no-untyped-d
     html = response.content.decode()
     assert f'<p class="error" id="{field}-error">{message}</p>' in html
     assert f'aria-invalid="true" aria-describedby="{field}-error"' in html
-    assert len(listed(response)) == 5  # the rest of the filters still apply: here, none
+    assert len(listed(response)) == 6  # the rest of the filters still apply: here, none
 
 
 def test_htmx_requests_get_the_listing_alone(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
@@ -302,20 +232,21 @@ def test_the_csv_export_streams_the_filtered_rows(client: Client, viewer, log) -
     rows = list(csv.DictReader(io.StringIO(streamed(response))))
     assert list(rows[0]) == EXPORT_COLUMNS
     assert [(row["registry"], row["tag"], row["outcome"]) for row in rows] == [
+        ("main", "review-9", "pending"),
         ("main", "review-1", "deleted"),
         ("main", "latest", "untagged"),
         ("main", "v1.0", "refused"),
     ]
-    first = log["first"]
-    assert rows[0]["batch_id"] == str(first.pk)
-    assert rows[0]["planned_by"] == "jan-janitor"
-    assert rows[0]["confirmed_by"] == "ada-admin"
-    assert rows[0]["reason"] == "stale review images"
-    assert rows[0]["planned_at"] == "2026-03-01T10:00:00Z"
-    assert rows[0]["item_finished_at"] == "2026-03-01T10:05:00Z"
-    assert rows[0]["digest"] == "sha256:" + "ab" * 32
-    assert rows[2]["http_status"] == ""
-    assert rows[2]["note"] == "protected: matches ^v"
+    deleted, refused = rows[1], rows[3]
+    assert deleted["batch_id"] == str(log["first"].pk)
+    assert deleted["planned_by"] == "jan-janitor"
+    assert deleted["confirmed_by"] == "ada-admin"
+    assert deleted["reason"] == "stale review images"
+    assert deleted["planned_at"] == "2026-03-01T10:00:00Z"
+    assert deleted["item_finished_at"] == "2026-03-01T10:05:00Z"
+    assert deleted["digest"] == "sha256:" + "ab" * 32
+    assert refused["http_status"] == ""
+    assert refused["note"] == "protected: matches ^v"
 
 
 def test_the_json_export_streams_a_list_of_objects(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
@@ -354,7 +285,7 @@ def test_the_batches_tab_shows_who_when_why_status_counts_and_bytes(
     first, second = log["first"], log["second"]
     assert html.index(f"#{second.pk}</a>") < html.index(f"#{first.pk}</a>")
     assert f'<a href="{reverse("batch", args=[first.pk])}">#{first.pk}</a>' in html
-    assert "<b>2</b> batches" in html
+    assert "<b>3</b> batches" in html
     assert "stale review images" in html
     assert '<span class="batch-status partial">finished with failures</span>' in html
     assert "1 deleted · 1 untagged · 1 refused" in html

@@ -39,7 +39,6 @@ from registry.views.deletions import (
     QUEUED_MESSAGE,
     RECLAIMABLE_NOTE,
 )
-from tests.factories import RegistryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,12 +103,6 @@ def make_batch(  # type: ignore[no-untyped-def]
 def status_of(batch: DeletionBatch) -> str:
     batch.refresh_from_db()
     return batch.status
-
-
-@pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    """A registry row for the tests that need no registry process."""
-    return RegistryFactory(name="main")
 
 
 @pytest.fixture

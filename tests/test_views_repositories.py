@@ -20,11 +20,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 MB = 1024 * 1024
 
 
-@pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
-
-
 def url(query: str = "", registry: str = "main") -> str:
     base = reverse("repositories", args=[registry])
     return f"{base}?{query}" if query else base

@@ -19,16 +19,11 @@ from registry.models import (
 )
 from registry.tag_queries import StaleFigures
 from registry.views.rules import saved_message
-from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
+from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
 
 
 def url(registry: str = "main") -> str:

@@ -1,4 +1,7 @@
-"""The selection's URLs: who may use them, what the bar and the page show, CSRF."""
+"""The selection's URLs: who may use them, what the bar and the page show, CSRF.
+
+The `registry` (main) and `web` (acme/web) fixtures are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -29,22 +32,11 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
-
-
-@pytest.fixture
-def repository(registry):  # type: ignore[no-untyped-def]
-    return RepositoryFactory(registry=registry, name="acme/web")
-
-
-@pytest.fixture
-def tags(repository):  # type: ignore[no-untyped-def]
-    """Three review builds and two releases, 1 MiB each."""
+def tags(web):  # type: ignore[no-untyped-def]
+    """Three review builds and two releases in acme/web, 1 MiB each."""
     names = ["review-a-1", "review-b-2", "review-c-3", "v1.0.0", "v1.1.0"]
     return [
-        TagFactory(name=name, manifest=ManifestFactory(repository=repository, size=MIB))
-        for name in names
+        TagFactory(name=name, manifest=ManifestFactory(repository=web, size=MIB)) for name in names
     ]
 
 
@@ -300,8 +292,8 @@ def test_clear_empties_the_selection(client, viewer, registry, tags):  # type: i
     assert SELECTION_CHANGED_EVENT in response["HX-Trigger"]
 
 
-def test_the_bars_size_says_each_image_counts_once(client, viewer, registry, repository):  # type: ignore[no-untyped-def]
-    shared = ManifestFactory(repository=repository, size=2 * MIB, tag_count=2)
+def test_the_bars_size_says_each_image_counts_once(client, viewer, registry, web):  # type: ignore[no-untyped-def]
+    shared = ManifestFactory(repository=web, size=2 * MIB, tag_count=2)
     pair = [TagFactory(name=n, manifest=shared) for n in ("main-1", "main-2")]
     client.force_login(viewer)
 
@@ -391,9 +383,9 @@ def test_an_empty_selection_page_says_how_to_select(client, viewer, registry):  
     assert "Nothing is selected" in response.content.decode()
 
 
-def test_the_selection_page_is_paginated(client, viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_the_selection_page_is_paginated(client, viewer, registry, web):  # type: ignore[no-untyped-def]
     many = [
-        TagFactory(name=f"build-{n:03d}", manifest=ManifestFactory(repository=repository))
+        TagFactory(name=f"build-{n:03d}", manifest=ManifestFactory(repository=web))
         for n in range(SELECTION_PAGE_SIZE + 3)
     ]
     add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in many])
@@ -423,7 +415,7 @@ def test_htmx_gets_only_the_list_of_the_selection_page(client, viewer, registry,
 
 
 def test_the_selection_page_takes_a_constant_number_of_queries(  # type: ignore[no-untyped-def]
-    client, viewer, registry, repository
+    client, viewer, registry, web
 ):
     def queries_for_the_page() -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -438,9 +430,9 @@ def test_the_selection_page_takes_a_constant_number_of_queries(  # type: ignore[
         add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in more])
 
     client.force_login(viewer)
-    select(2, "few", repository)
+    select(2, "few", web)
     few = queries_for_the_page()
-    select(60, "many", repository)
+    select(60, "many", web)
     select(3, "api", RepositoryFactory(registry=registry, name="acme/api"))
 
     assert queries_for_the_page() == few

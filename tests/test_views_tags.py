@@ -1,4 +1,7 @@
-"""The Tags page, the Stale images view and the tag detail: who may, what they show, HTMX."""
+"""The Tags page, the Stale images view and the tag detail: who may, what they show, HTMX.
+
+The `registry` (main) and `web` (acme/web) fixtures are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -16,22 +19,12 @@ from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX
 from registry.models import Layer, Tag
 from registry.selection import add_tags
 from registry.tag_queries import OLDER_THAN_MESSAGE
-from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
+from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
-    return RegistryFactory(name="main")
-
-
-@pytest.fixture
-def web(registry):  # type: ignore[no-untyped-def]
-    return RepositoryFactory(registry=registry, name="acme/web")
 
 
 @pytest.fixture
