@@ -585,6 +585,44 @@ def test_the_items_can_be_filtered_by_action(client, viewer, registry):  # type:
     assert 'hx-push-url="true"' in html
 
 
+def test_a_run_batchs_items_can_be_filtered_by_outcome_too(client, viewer, registry):  # type: ignore[no-untyped-def]
+    batch = make_batch(registry, deletes=3, untags=1, status=Status.PARTIAL)
+    outcomes = {
+        "delete-0001": Outcome.DELETED,
+        "delete-0002": Outcome.FAILED,
+        "delete-0003": Outcome.FAILED,
+        "untag-0004": Outcome.UNTAGGED,
+    }
+    for tag, outcome in outcomes.items():
+        batch.items.filter(tag=tag).update(outcome=outcome, finished_at=JAN)
+    client.force_login(viewer)
+
+    failed = client.get(batch_url(batch) + "?outcome=failed", **HTMX).content.decode()
+    untagged_failed = client.get(batch_url(batch) + "?action=untag&outcome=failed").content.decode()
+
+    assert "delete-0002" in failed
+    assert "delete-0003" in failed
+    assert "delete-0001" not in failed
+    assert "untag-0004" not in failed
+    assert 'aria-current="true">Failed <span class="muted">(2)</span>' in failed
+    assert "Deleted <span" in failed
+    assert "Already absent <span" not in failed  # only the outcomes the batch has
+    assert f'hx-get="{batch_url(batch)}?action=untag&amp;outcome=failed"' in failed
+    assert f'hx-get="{batch_url(batch)}?action=untag"' in untagged_failed
+    assert "No tag in this batch matches these filters." in untagged_failed
+
+
+def test_a_plan_has_no_outcomes_to_filter_by(client, viewer, registry):  # type: ignore[no-untyped-def]
+    batch = make_batch(registry, deletes=2)
+    client.force_login(viewer)
+
+    html = client.get(batch_url(batch) + "?outcome=failed").content.decode()
+
+    assert "delete-0001" in html
+    assert "delete-0002" in html
+    assert "Any outcome" not in html
+
+
 def test_the_batch_page_takes_a_constant_number_of_queries(client, janitor, registry):  # type: ignore[no-untyped-def]
     def queries_for(batch: DeletionBatch) -> int:
         with CaptureQueriesContext(connection) as captured:

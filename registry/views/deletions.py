@@ -12,10 +12,12 @@ except a refused confirmation, which shows the form again with the reason (200).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -60,6 +62,7 @@ BATCH_FINISHED_EVENT = "batch-finished"
 
 Status = DeletionBatch.Status
 Action = DeletionItem.Action
+Outcome = DeletionItem.Outcome
 
 RECLAIMABLE_NOTE = (
     "Counted from the layers and configs that only the deleted images use, each blob "
@@ -229,39 +232,89 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
 
 
 def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, Any]:
-    """One page of the batch's items, in plan order, optionally of one action only."""
-    action = request.GET.get("action", "")
-    if action not in Action.values:
-        action = ""
+    """One page of the batch's items, in plan order, of one action and outcome if asked."""
+    show_outcomes = batch.status != Status.PLANNED
+    action = _one_of(request.GET.get("action", ""), Action.values)
+    outcome = _one_of(request.GET.get("outcome", ""), Outcome.values) if show_outcomes else ""
     items = DeletionItem.objects.filter(batch=batch).order_by("position")
     if action:
         items = items.filter(action=action)
+    if outcome:
+        items = items.filter(outcome=outcome)
     page = Paginator(items, BATCH_PAGE_SIZE).get_page(request.GET.get("page"))
     here = reverse("batch", args=[batch.pk])
+
+    def url(**changes: str) -> str:
+        query = {
+            key: value
+            for key, value in {"action": action, "outcome": outcome, **changes}.items()
+            if value
+        }
+        return here + (f"?{urlencode(query)}" if query else "")
+
     counts = {
         "": batch.tags_planned,
         Action.DELETE: batch.tags_planned - batch.untags_planned - batch.refused_planned,
         Action.UNTAG: batch.untags_planned,
         Action.REFUSE: batch.refused_planned,
     }
-    filters = [
+    action_filters = [
         {
             "value": value,
             "label": label,
             "count": counts[value],
-            "url": here + (f"?{urlencode({'action': value})}" if value else ""),
+            "url": url(action=value),
             "current": value == action,
         }
         for value, label in ACTION_FILTERS
     ]
-    page_query = urlencode({"action": action}) + "&" if action else ""
+    items_url = url()
     return {
         "batch": batch,
         "page": page,
         "items": page.object_list,
         "action_filter": action,
-        "action_filters": filters,
-        "page_url": f"{here}?{page_query}page=",
-        "items_url": here + (f"?{urlencode({'action': action})}" if action else ""),
-        "show_outcomes": batch.status != Status.PLANNED,
+        "action_filters": action_filters,
+        "outcome_filters": _outcome_filters(batch, outcome, url) if show_outcomes else [],
+        "page_url": items_url + ("&" if "?" in items_url else "?") + "page=",
+        "items_url": items_url,
+        "show_outcomes": show_outcomes,
     }
+
+
+def _outcome_filters(
+    batch: DeletionBatch, outcome: str, url: Callable[..., str]
+) -> list[dict[str, Any]]:
+    """ "Any outcome", then each outcome the batch's items have, with its count."""
+    counts = dict(
+        DeletionItem.objects.filter(batch=batch)
+        .order_by()
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+    )
+    filters = [
+        {
+            "value": "",
+            "label": "Any outcome",
+            "count": batch.tags_planned,
+            "url": url(outcome=""),
+            "current": not outcome,
+        }
+    ]
+    filters += [
+        {
+            "value": value,
+            "label": label,
+            "count": counts[value],
+            "url": url(outcome=value),
+            "current": value == outcome,
+        }
+        for value, label in Outcome.choices
+        if counts.get(value)
+    ]
+    return filters
+
+
+def _one_of(value: str, allowed: list[str]) -> str:
+    """`value` if it is one of `allowed`, else "" (no filter)."""
+    return value if value in allowed else ""
