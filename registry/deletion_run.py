@@ -33,11 +33,11 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q, Value
+from django.db.models import F, Min, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -145,21 +145,36 @@ def resume_if_abandoned(*, batch: DeletionBatch) -> bool:
     """
     if not settings.TASKS_IN_THREADS:
         return False
-    now = timezone.now()
-    lost = (
-        batch.status == Status.QUEUED
-        and batch.started_at is None
-        and batch.confirmed_at is not None
-        and now - batch.confirmed_at > THREAD_START_PATIENCE
-    ) or (
-        batch.status == Status.RUNNING
-        and batch.lease_expires_at is not None
-        and batch.lease_expires_at < now
-    )
+    lost = _abandoned(now=timezone.now()).filter(pk=batch.pk).exists()
     if lost:
-        logger.warning("Restarting deletion batch %s: its thread stopped", batch.pk)
-        request_execution(batch=batch)
+        _restart(batch)
     return lost
+
+
+def resume_abandoned_batches() -> int:
+    """Without a worker, restart every batch whose thread died: the dashboard calls
+    this, so an interrupted batch finishes even when nobody opens its page."""
+    if not settings.TASKS_IN_THREADS:
+        return 0
+    batches = list(_abandoned(now=timezone.now()))
+    for batch in batches:
+        _restart(batch)
+    return len(batches)
+
+
+def _abandoned(*, now: datetime) -> QuerySet[DeletionBatch]:
+    never_started = Q(
+        status=Status.QUEUED,
+        started_at__isnull=True,
+        confirmed_at__lt=now - THREAD_START_PATIENCE,
+    )
+    lease_expired = Q(status=Status.RUNNING, lease_expires_at__lt=now)
+    return DeletionBatch.objects.filter(never_started | lease_expired)
+
+
+def _restart(batch: DeletionBatch) -> None:
+    logger.warning("Restarting deletion batch %s: its thread stopped", batch.pk)
+    request_execution(batch=batch)
 
 
 def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:

@@ -470,6 +470,46 @@ def test_without_a_worker_a_batch_whose_thread_died_is_restarted(
     assert tags_in_registry(registry_client) == set()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_without_a_worker_opening_the_dashboard_restarts_abandoned_batches(
+    settings, client, local_registry, registry_client
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from django.contrib.auth.models import Group, User
+
+    from registry.registries import save_registry
+    from registry.roles import JANITORS, ensure_roles
+
+    ensure_roles()
+    janitor = User.objects.create_user("jan", password="password")
+    janitor.groups.add(Group.objects.get(name=JANITORS))
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    push_image(registry_client, "acme/api", "review-1", created=JAN)
+    registry, _ = save_registry(name="local", url=local_registry.url)
+    StalenessRules.objects.create(registry=registry, protected_patterns=[])
+    sync(registry)
+    running = plan(registry, janitor, "review-0")
+    queued = plan(registry, janitor, "review-1", repository="acme/api")
+    for batch in (running, queued):
+        confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    # The web process died: one batch was running (its lease has expired since), the other
+    # was confirmed a minute ago and never started.
+    DeletionBatch.objects.filter(pk=running.pk).update(status="running", lease_expires_at=JAN)
+    DeletionBatch.objects.filter(pk=queued.pk).update(confirmed_at=JAN)
+    settings.TASKS_IN_THREADS = True
+    client.force_login(janitor)
+
+    assert client.get("/").status_code == 200
+
+    deadline = time.monotonic() + 20
+    while DeletionBatch.objects.exclude(status=DeletionBatch.Status.SUCCEEDED).exists():
+        assert time.monotonic() < deadline, "the abandoned batches did not finish"
+        time.sleep(0.05)
+    assert tags_in_registry(registry_client) == set()
+    assert tags_in_registry(registry_client, "acme/api") == set()
+
+
 def test_with_workers_a_batch_is_left_to_redelivery(
     no_protection, registry_client, janitor
 ) -> None:

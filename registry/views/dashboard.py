@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from registry.dashboard import registry_cards
+from registry.deletion_run import resume_abandoned_batches
 from registry.sync_requests import (
     ALREADY_RUNNING_MESSAGE,
     SYNC_REQUESTED_MESSAGE,
@@ -40,6 +41,7 @@ def synced_event(name: str) -> str:
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """All cards; `?registry=NAME` only that one (an HTMX card reload gets the card alone)."""
     require_viewer(request)
+    resume_abandoned_batches()  # without a worker only: batches whose thread died
     only = request.GET.get("registry")
     registry = get_registry_for_viewer(request, only) if only else None
     cards = registry_cards(now=timezone.now(), registry=registry)
