@@ -199,7 +199,7 @@ def _candidate_verdict(
     elif is_newest:
         reason = _newest_reason(rules, branch)
     else:
-        return Verdict(stale=True, protected=False, reason=_stale_reason(tag, rules, age))
+        return Verdict(stale=True, protected=False, reason=_stale_reason(tag, rules))
     return Verdict(stale=False, protected=False, reason=reason)
 
 
@@ -238,10 +238,13 @@ def _young_reason(tag: TagFacts, rules: _Rules) -> str:
     return f"younger than {limit}"
 
 
-def _stale_reason(tag: TagFacts, rules: _Rules, age: timedelta) -> str:
+def _stale_reason(tag: TagFacts, rules: _Rules) -> str:
+    """The rule the tag broke, not its age: the age is on the page already, and a reason
+    that changed every day would rewrite every stale tag's verdict every day."""
+    limit = _days(rules.max_age_days)
     if _counts_from_first_seen(tag, rules):
-        return f"stale: first seen {_days(age.days)} ago{_unknown_created(tag, rules)}"
-    return f"stale: {_days(age.days)} old"
+        return f"stale: first seen more than {limit} ago{_unknown_created(tag, rules)}"
+    return f"stale: older than {limit}"
 
 
 def _newest_reason(rules: _Rules, branch: str | None) -> str:

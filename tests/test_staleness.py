@@ -84,8 +84,8 @@ RULE_CASES = [
             "v1.2.3": (False, r"protected: matches ^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$"),
             "1.2.3": (False, r"protected: matches ^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$"),
             "v2.0.0-rc.1": (False, r"protected: matches ^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$"),
-            "v1.2": (True, "stale: 400 days old"),
-            "latest-old": (True, "stale: 400 days old"),
+            "v1.2": (True, "stale: older than 14 days"),
+            "latest-old": (True, "stale: older than 14 days"),
         },
         id="semantic-versions-are-protected-and-patterns-carry-their-own-anchors",
     ),
@@ -94,7 +94,7 @@ RULE_CASES = [
         [tag("my-release-1"), tag("latest")],
         {
             "my-release-1": (False, "protected: matches release"),
-            "latest": (True, "stale: 30 days old"),
+            "latest": (True, "stale: older than 14 days"),
         },
         id="protected-patterns-are-per-registry-and-searched-anywhere-in-the-name",
     ),
@@ -110,7 +110,7 @@ RULE_CASES = [
             "latest": (False, "protected: matches ^latest$"),
             "main": (False, "protected: matches ^main$"),
             "build-7": (False, "shares its digest with protected tags latest, main"),
-            "build-6": (True, "stale: 100 days old"),
+            "build-6": (True, "stale: older than 14 days"),
         },
         id="a-tag-sharing-its-digest-with-a-protected-tag-is-never-stale",
     ),
@@ -118,7 +118,7 @@ RULE_CASES = [
         {},
         [tag("old", age=15), tag("young", age=13), tag("exactly", age=14)],
         {
-            "old": (True, "stale: 15 days old"),
+            "old": (True, "stale: older than 14 days"),
             "young": (False, "younger than 14 days"),
             "exactly": (False, "younger than 14 days"),
         },
@@ -127,14 +127,14 @@ RULE_CASES = [
     pytest.param(
         {"max_age_days": 60},
         [tag("a", age=40), tag("b", age=61)],
-        {"a": (False, "younger than 60 days"), "b": (True, "stale: 61 days old")},
+        {"a": (False, "younger than 60 days"), "b": (True, "stale: older than 60 days")},
         id="max-age-is-set-per-registry",
     ),
     pytest.param(
         {"branch_pattern": "^review-"},
         [tag("review-login-1"), tag("feature-x"), tag("nightly-review-1")],
         {
-            "review-login-1": (True, "stale: 30 days old"),
+            "review-login-1": (True, "stale: older than 14 days"),
             "feature-x": (False, "does not match the branch pattern ^review-"),
             "nightly-review-1": (False, "does not match the branch pattern ^review-"),
         },
@@ -146,7 +146,7 @@ RULE_CASES = [
         {
             "build-3": (False, "newest 2 tags of the repository"),
             "build-2": (False, "newest 2 tags of the repository"),
-            "build-1": (True, "stale: 50 days old"),
+            "build-1": (True, "stale: older than 14 days"),
         },
         id="the-newest-k-tags-of-the-repository-are-kept",
     ),
@@ -159,7 +159,7 @@ RULE_CASES = [
         ],
         {
             "review-login-2": (False, "newest build of branch login"),
-            "review-login-1": (True, "stale: 50 days old"),
+            "review-login-1": (True, "stale: older than 14 days"),
             "review-cart-7": (False, "newest build of branch cart"),
         },
         id="a-branch-group-keeps-the-newest-k-builds-of-every-branch",
@@ -169,7 +169,7 @@ RULE_CASES = [
         [tag("review-login-1", age=50), tag("review-cart-7", age=60)],
         {
             "review-login-1": (False, "newest tag of the repository"),
-            "review-cart-7": (True, "stale: 60 days old"),
+            "review-cart-7": (True, "stale: older than 14 days"),
         },
         id="a-branch-pattern-without-a-group-keeps-the-newest-k-of-the-repository",
     ),
@@ -178,7 +178,7 @@ RULE_CASES = [
         [tag("build-9", age=30), tag("build-10", age=30)],
         {
             "build-10": (False, "newest tag of the repository"),
-            "build-9": (True, "stale: 30 days old"),
+            "build-9": (True, "stale: older than 14 days"),
         },
         id="newest-k-ties-go-by-name-in-natural-order",
     ),
@@ -199,7 +199,7 @@ RULE_CASES = [
             ),
             "nightly-3": (False, "does not match the branch pattern ^(?!nightly)"),
             "build-2": (False, "newest tag of the repository"),
-            "build-1": (True, "stale: 40 days old"),
+            "build-1": (True, "stale: older than 14 days"),
         },
         id="newest-k-counts-only-candidates-not-protected-signature-or-other-tags",
     ),
@@ -213,7 +213,7 @@ RULE_CASES = [
         {
             "latest": (False, "protected: matches ^latest$"),
             "build-2": (False, "shares its digest with protected tag latest"),
-            "build-1": (True, "stale: 30 days old"),
+            "build-1": (True, "stale: older than 14 days"),
         },
         id="a-tag-sharing-a-protected-digest-counts-among-the-newest-k",
     ),
@@ -222,7 +222,7 @@ RULE_CASES = [
         [tag("build-3", age=2), tag("build-2", age=30)],
         {
             "build-3": (False, "younger than 14 days"),
-            "build-2": (True, "stale: 30 days old"),
+            "build-2": (True, "stale: older than 14 days"),
         },
         id="young-tags-count-among-the-newest-k",
     ),
@@ -246,7 +246,7 @@ RULE_CASES = [
             ),
             f"sha256-{SUBJECT}.sbom": (False, "SBOM of sha256:abababababab… (goes with its image)"),
             f"sha256-{SUBJECT}": (False, "referrers of sha256:abababababab… (goes with its image)"),
-            "sha256-abc.sig": (True, "stale: 400 days old"),
+            "sha256-abc.sig": (True, "stale: older than 14 days"),
         },
         id="signature-attestation-and-sbom-tags-go-with-their-image-not-the-stale-list",
     ),
@@ -257,7 +257,7 @@ RULE_CASES = [
             tag("new", first_seen=3, created_unknown=True),
         ],
         {
-            "old": (True, "stale: first seen 40 days ago (created date unknown)"),
+            "old": (True, "stale: first seen more than 14 days ago (created date unknown)"),
             "new": (False, "first seen less than 14 days ago (created date unknown)"),
         },
         id="an-unknown-created-date-falls-back-to-first-seen",
@@ -271,15 +271,15 @@ RULE_CASES = [
         ],
         {
             "rebuilt-old-image": (False, "first seen less than 14 days ago"),
-            "seen-long-ago": (True, "stale: first seen 20 days ago"),
-            "seen-longer-ago": (True, "stale: first seen 30 days ago"),
+            "seen-long-ago": (True, "stale: first seen more than 14 days ago"),
+            "seen-longer-ago": (True, "stale: first seen more than 14 days ago"),
         },
         id="age-basis-first-seen-counts-age-and-newest-from-first-seen",
     ),
     pytest.param(
         {"max_age_days": 1},
         [tag("a", age=1.5)],
-        {"a": (True, "stale: 1 day old")},
+        {"a": (True, "stale: older than 1 day")},
         id="one-day-is-singular",
     ),
 ]
@@ -422,7 +422,7 @@ def test_refresh_stores_flags_and_reasons(registry: Registry) -> None:
     assert stored(repository) == {
         "latest": (False, True, "protected: matches ^latest$", ""),
         "build-1": (False, False, "shares its digest with protected tag latest", ""),
-        "build-2": (True, False, "stale: 40 days old", ""),
+        "build-2": (True, False, "stale: older than 14 days", ""),
         "build-3": (False, False, "younger than 14 days", ""),
         f"sha256-{SUBJECT}.sig": (
             False,
@@ -439,7 +439,7 @@ def test_refresh_writes_only_the_rows_whose_verdict_changed(
 ) -> None:
     repository = Repository.objects.create(registry=registry, name="shop/web")
     add_tag(repository, "latest", age=100)
-    add_tag(repository, "build-1", age=100)
+    build_1 = add_tag(repository, "build-1", age=100)
     build_2 = add_tag(repository, "build-2", age=40)
     refresh_staleness(registry=registry, now=NOW)
 
@@ -448,12 +448,26 @@ def test_refresh_writes_only_the_rows_whose_verdict_changed(
 
     StalenessRules.objects.create(registry=registry, max_age_days=60)
     with CaptureQueriesContext(connection) as queries:
-        assert refresh_staleness(registry=registry, now=NOW) == 1
+        assert refresh_staleness(registry=registry, now=NOW) == 2
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) == 1
-    assert updates[0].endswith(f"IN ({build_2.pk})")
+    assert sorted(update.rsplit(" IN ", 1)[1] for update in updates) == sorted(
+        [f"({build_1.pk})", f"({build_2.pk})"]
+    )
     assert stored(repository)["build-2"] == (False, False, "younger than 60 days", "")
-    assert stored(repository)["build-1"] == (True, False, "stale: 100 days old", "")
+    assert stored(repository)["build-1"] == (True, False, "stale: older than 60 days", "")
+
+
+@pytest.mark.django_db
+def test_a_day_later_the_stale_tags_are_not_written_again(registry: Registry) -> None:
+    repository = Repository.objects.create(registry=registry, name="shop/web")
+    add_tag(repository, "build-1", age=100)
+    add_tag(repository, "build-2", age=40)
+    add_tag(repository, "build-3", age=10)
+    assert refresh_staleness(registry=registry, now=NOW) == 3
+
+    assert refresh_staleness(registry=registry, now=NOW + timedelta(days=1)) == 0
+    assert refresh_staleness(registry=registry, now=NOW + timedelta(days=5)) == 1  # build-3
+    assert stored(repository)["build-3"][:3] == (True, False, "stale: older than 14 days")
 
 
 @pytest.mark.django_db
@@ -485,7 +499,7 @@ def test_newest_k_is_counted_per_repository(registry: Registry) -> None:
 
     assert stored(web)["build-1"][:3] == (False, False, "newest tag of the repository")
     assert stored(api)["build-2"][:3] == (False, False, "newest tag of the repository")
-    assert stored(api)["build-1"][:3] == (True, False, "stale: 50 days old")
+    assert stored(api)["build-1"][:3] == (True, False, "stale: older than 14 days")
 
 
 @pytest.mark.django_db

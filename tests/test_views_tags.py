@@ -58,7 +58,7 @@ def tags(web, api):  # type: ignore[no-untyped-def]
         created=ago(40),
         first_seen=ago(39),
         is_stale=True,
-        stale_reason="stale: 40 days old",
+        stale_reason="stale: older than 14 days",
     )
     review_older = make_tag(
         web,
@@ -66,7 +66,7 @@ def tags(web, api):  # type: ignore[no-untyped-def]
         size=70 * MIB,
         created=ago(90),
         is_stale=True,
-        stale_reason="stale: 90 days old",
+        stale_reason="stale: older than 30 days",
     )
     review_new = make_tag(web, "review-search-9", size=20 * MIB, created=ago(2))
     release = make_tag(
@@ -188,7 +188,7 @@ def test_a_row_shows_digest_size_age_platforms_media_type_and_badges(
     )
     assert "linux/amd64, linux/arm64/v8" in html
     assert 'title="application/vnd.oci.image.index.v1+json">OCI index</span>' in html
-    assert '<span class="badge stale" title="stale: 40 days old">stale</span>' in html
+    assert '<span class="badge stale" title="stale: older than 14 days">stale</span>' in html
     assert "protected: matches ^latest$" in html
     assert "shares digest with 1 other tag</span>" in html
 
@@ -547,7 +547,7 @@ def test_the_detail_shows_digest_media_type_dates_reason_and_layers(
     assert f'<code class="digest-full">{tag.manifest.digest}</code>' in html
     assert "Docker image" in html
     assert "application/vnd.docker.distribution.manifest.v2+json" in html
-    assert "Stale: 40 days old" in html
+    assert "Stale: older than 14 days" in html
     assert "in 2 layers" in html
     assert "3.0\xa0MB" in html
     assert "47.0\xa0MB" in html
