@@ -400,6 +400,7 @@ def test_the_selection_page_is_paginated(client, viewer, registry, web):  # type
     assert last in second
     assert "build-000" not in second
     assert "Page 2 of 2" in second
+    assert f'hx-get="{url("selection")}?page=1" hx-target="#selection-list"' in second
 
 
 def test_htmx_gets_only_the_list_of_the_selection_page(client, viewer, registry, tags):  # type: ignore[no-untyped-def]

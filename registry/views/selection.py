@@ -62,6 +62,7 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "page": page,
         "tags": [by_id[pk] for pk in ids if pk in by_id],
         "repository_totals": totals,
+        "page_url": reverse("selection", args=[registry.name]) + "?page=",
     }
     template = "registry/selection.html#list" if request.htmx else "registry/selection.html"
     return render(request, template, context)
