@@ -8,8 +8,10 @@ written in one transaction, so a repository that fails keeps its previous cache.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -46,6 +48,7 @@ CATALOG_DENIED = (
 )
 STALENESS_FULL_REFRESH = timedelta(hours=1)
 CACHED_MANIFEST_FIELDS = ("pk", "digest", "size", "created", "platforms")
+READER_THREAD_PREFIX = "sync-read"
 WRITE_CHUNK = 500  # rows per bulk statement: well under SQLite's variable limit
 
 
@@ -145,21 +148,23 @@ def _run_sync(
     counts = SyncCounts()
     failed: list[dict[str, str]] = []
     run.repositories_total = len(names)
-    reads = read_repositories_ahead(registry=registry, client=client, names=names)
-    for index, read in enumerate(reads):
-        SyncRun.objects.filter(pk=run.pk).update(
-            repositories_total=len(names), repositories_done=index
-        )
-        if progress:
-            progress(index, len(names), read.name)
-        if isinstance(read.error, RegistryUnreachable | AuthenticationFailed):
-            raise read.error  # the registry as a whole is gone or refuses us: fail the run
-        if read.error is not None:
-            logger.warning("Sync of %s/%s failed: %s", registry.name, read.name, read.error.message)
-            failed.append({"repository": read.name, "error": read.error.message})
-            continue
-        created = write_repository(registry=registry, read=read, counts=counts)
-        run.repositories_added += int(created)
+    # Closed here, on every way out: its reader thread must not outlive the run.
+    with closing(read_repositories_ahead(registry=registry, client=client, names=names)) as reads:
+        for index, read in enumerate(reads):
+            SyncRun.objects.filter(pk=run.pk).update(
+                repositories_total=len(names), repositories_done=index
+            )
+            if progress:
+                progress(index, len(names), read.name)
+            if isinstance(read.error, RegistryUnreachable | AuthenticationFailed):
+                raise read.error  # the registry as a whole is gone or refuses us: fail the run
+            if read.error is not None:
+                message = read.error.message
+                logger.warning("Sync of %s/%s failed: %s", registry.name, read.name, message)
+                failed.append({"repository": read.name, "error": message})
+                continue
+            created = write_repository(registry=registry, read=read, counts=counts)
+            run.repositories_added += int(created)
     run.repositories_done = len(names)
     if progress:
         progress(len(names), len(names), "")
@@ -220,7 +225,7 @@ def read_repositories_ahead(
     one before (a tenth of a first sync), so the registry does not wait for the
     database. The cache is read in the caller's thread: only HTTP runs in the reader.
     """
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-read")
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READER_THREAD_PREFIX)
 
     def start(name: str) -> tuple[RepositoryRead, Future[RepositoryState]]:
         read = RepositoryRead(
@@ -250,7 +255,10 @@ def read_repositories_ahead(
             pending = start(names[following]) if following < len(names) else None
             yield read
     finally:
-        reader.shutdown(wait=True, cancel_futures=True)
+        # A generator dropped unclosed is closed wherever it is collected, which may be
+        # the reader thread itself: it cannot wait for itself there.
+        in_reader = threading.current_thread().name.startswith(READER_THREAD_PREFIX)
+        reader.shutdown(wait=not in_reader, cancel_futures=True)
 
 
 def read_repository_state(

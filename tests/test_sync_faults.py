@@ -6,6 +6,7 @@ Faults are injected by a proxy in front of the real registry, never by faking it
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ from registry.client.manifests import compute_digest
 from registry.image_builder import push_image
 from registry.models import Registry, SyncRun, Tag
 from registry.registries import save_registry
-from registry.sync import sync_registry
+from registry.sync import READER_THREAD_PREFIX, sync_registry
 from tests.support.fault_proxy import (
     Delay,
     MalformedBody,
@@ -159,6 +160,17 @@ def test_connections_reset_for_good_fail_the_run_and_keep_the_cache(proxied) -> 
     assert run.status == SyncRun.Status.FAILED
     assert "the connection failed or was cut" in run.error
     assert snapshot(registry) == before
+
+
+def test_a_failed_run_leaves_no_reader_thread_behind(proxied) -> None:  # type: ignore[no-untyped-def]
+    registry, proxy, _ = proxied
+    proxy.add_fault(None, r"^/v2/acme/", ResetConnection())
+
+    run = sync_registry(registry=registry)
+
+    assert run.status == SyncRun.Status.FAILED
+    readers = [t for t in threading.enumerate() if t.name.startswith(READER_THREAD_PREFIX)]
+    assert readers == []
 
 
 def test_a_registry_that_is_down_fails_the_run_and_keeps_the_cache(proxied) -> None:  # type: ignore[no-untyped-def]
