@@ -226,8 +226,12 @@ def read_repositories_ahead(
     database. The cache is read in the caller's thread: only HTTP runs in the reader.
     """
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READER_THREAD_PREFIX)
+    upcoming = iter(names)
 
-    def start(name: str) -> tuple[RepositoryRead, Future[RepositoryState]]:
+    def start_next() -> tuple[RepositoryRead, Future[RepositoryState]] | None:
+        name = next(upcoming, None)
+        if name is None:
+            return None
         read = RepositoryRead(
             name=name,
             cached=_cached_manifests(registry=registry, name=name),
@@ -244,15 +248,14 @@ def read_repositories_ahead(
         return read, state
 
     try:
-        pending = start(names[0]) if names else None
-        for following in range(1, len(names) + 1):
-            assert pending is not None
+        pending = start_next()
+        while pending is not None:
             read, state = pending
             try:
                 read.state = state.result()
             except RegistryError as exc:
                 read.error = exc
-            pending = start(names[following]) if following < len(names) else None
+            pending = start_next()  # read while the caller writes this one
             yield read
     finally:
         # A generator dropped unclosed is closed wherever it is collected, which may be
