@@ -6,6 +6,7 @@ what the registry holds.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -437,23 +438,11 @@ def test_the_dead_workers_batch_is_taken_over_once_its_lease_expires(
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_worker_a_batch_whose_thread_died_is_restarted(
-    settings, local_registry, registry_client
+    settings, no_protection, registry_client, janitor
 ) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    from django.contrib.auth.models import Group, User
-
-    from registry.registries import save_registry
-    from registry.roles import JANITORS, ensure_roles
-
-    ensure_roles()
-    janitor = User.objects.create_user("jan", password="password")
-    janitor.groups.add(Group.objects.get(name=JANITORS))
     push_image(registry_client, "acme/web", "review-0", created=JAN)
-    registry, _ = save_registry(name="local", url=local_registry.url)
-    StalenessRules.objects.create(registry=registry, protected_patterns=[])
-    sync(registry)
-    batch = plan(registry, janitor, "review-0")
+    sync(no_protection)
+    batch = plan(no_protection, janitor, "review-0")
     confirm_batch(batch=batch, actor=janitor, reason="cleanup")
     # The web process died while its thread ran the batch: running, lease expired.
     DeletionBatch.objects.filter(pk=batch.pk).update(status="running", lease_expires_at=JAN)
@@ -462,35 +451,19 @@ def test_without_a_worker_a_batch_whose_thread_died_is_restarted(
 
     assert deletion_run.resume_if_abandoned(batch=batch)
 
-    deadline = time.monotonic() + 20
-    while DeletionBatch.objects.get(pk=batch.pk).status == "running":
-        assert time.monotonic() < deadline, "the restarted batch did not finish"
-        time.sleep(0.05)
-    assert DeletionBatch.objects.get(pk=batch.pk).status == DeletionBatch.Status.SUCCEEDED
+    wait_until_all_succeeded()
     assert tags_in_registry(registry_client) == set()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_worker_opening_the_dashboard_restarts_abandoned_batches(
-    settings, client, local_registry, registry_client
+    settings, client, no_protection, registry_client, janitor
 ) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    from django.contrib.auth.models import Group, User
-
-    from registry.registries import save_registry
-    from registry.roles import JANITORS, ensure_roles
-
-    ensure_roles()
-    janitor = User.objects.create_user("jan", password="password")
-    janitor.groups.add(Group.objects.get(name=JANITORS))
     push_image(registry_client, "acme/web", "review-0", created=JAN)
     push_image(registry_client, "acme/api", "review-1", created=JAN)
-    registry, _ = save_registry(name="local", url=local_registry.url)
-    StalenessRules.objects.create(registry=registry, protected_patterns=[])
-    sync(registry)
-    running = plan(registry, janitor, "review-0")
-    queued = plan(registry, janitor, "review-1", repository="acme/api")
+    sync(no_protection)
+    running = plan(no_protection, janitor, "review-0")
+    queued = plan(no_protection, janitor, "review-1", repository="acme/api")
     for batch in (running, queued):
         confirm_batch(batch=batch, actor=janitor, reason="cleanup")
     # The web process died: one batch was running (its lease has expired since), the other
@@ -502,12 +475,19 @@ def test_without_a_worker_opening_the_dashboard_restarts_abandoned_batches(
 
     assert client.get("/").status_code == 200
 
-    deadline = time.monotonic() + 20
-    while DeletionBatch.objects.exclude(status=DeletionBatch.Status.SUCCEEDED).exists():
-        assert time.monotonic() < deadline, "the abandoned batches did not finish"
-        time.sleep(0.05)
+    wait_until_all_succeeded()
     assert tags_in_registry(registry_client) == set()
     assert tags_in_registry(registry_client, "acme/api") == set()
+
+
+def wait_until_all_succeeded(seconds: float = 20) -> None:
+    """Wait for the batches restarted in background threads to finish, and check they did."""
+    deadline = time.monotonic() + seconds
+    while DeletionBatch.objects.filter(status__in=DeletionBatch.OPEN_STATUSES).exists():
+        assert time.monotonic() < deadline, "the restarted batches did not finish"
+        time.sleep(0.05)
+    statuses = set(DeletionBatch.objects.values_list("status", flat=True))
+    assert statuses == {DeletionBatch.Status.SUCCEEDED}
 
 
 def test_with_workers_a_batch_is_left_to_redelivery(

@@ -128,18 +128,18 @@ def test_a_registry_down_before_the_recheck_fails_the_items_and_deletes_nothing(
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_is_resumed_without_repeating_finished_items(
-    transactional_db, local_registry, registry_client, fault_proxy, redis_server, tmp_path: Path
+    transactional_db,
+    local_registry,
+    registry_client,
+    fault_proxy,
+    redis_server,
+    janitor,
+    tmp_path: Path,
 ) -> None:
-    from django.contrib.auth.models import Group, User
-
-    from registry.roles import JANITORS, ensure_roles
     from registry.tasks import execute_deletion_batch_task
     from tests.support.celery_worker import CeleryWorker
     from tests.support.fixtures import tasks_sent_to
 
-    ensure_roles()
-    janitor = User.objects.create_user("jan", password="password")
-    janitor.groups.add(Group.objects.get(name=JANITORS))
     names = [f"review-{n:02}" for n in range(40)]
     for name in names:
         push_image(registry_client, "acme/web", name, created=JAN)
