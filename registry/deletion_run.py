@@ -102,10 +102,6 @@ def downgraded_note(names: list[str]) -> str:
     )
 
 
-def shared_now_note(names: list[str]) -> str:
-    return f"Skipped: the digest now also carries {', '.join(sorted(names))}."
-
-
 class BatchBusy(Exception):
     """Another worker holds this batch, or another batch runs on one of its repositories."""
 
@@ -376,8 +372,9 @@ class _BatchRun:
         main = [op for op in operations if not op.items[0].companion_of]
         companions = [op for op in operations if op.items[0].companion_of]
         try:
-            self._perform(main, live=live)
-            self._perform(self._companions_to_delete(repository, companions, live), live=live)
+            self._perform(main, live=live, planned=planned)
+            companions = self._companions_to_delete(repository, companions, live)
+            self._perform(companions, live=live, planned=planned)
         except _RecheckFailed as failed:
             note = recheck_failed_midway_note(repository, failed.error.message)
             self._settle(
@@ -413,14 +410,13 @@ class _BatchRun:
     def _index_parents(self, repository: str, tags: dict[str, str]) -> dict[str, set[str]]:
         """Which tags are multi-arch images listing each digest: from the cache when it
         knows the index, else from the registry (an index pushed since the last sync)."""
-        cached = {
-            digest: media_type
-            for digest, media_type in Manifest.objects.filter(
+        cached = set(
+            Manifest.objects.filter(
                 repository__registry=self.batch.registry,
                 repository__name=repository,
                 digest__in=set(tags.values()),
-            ).values_list("digest", "media_type")
-        }
+            ).values_list("digest", flat=True)
+        )
         children: dict[str, list[str]] = defaultdict(list)
         through = Manifest.children.through.objects.filter(
             from_manifest__repository__registry=self.batch.registry,
@@ -463,22 +459,35 @@ class _BatchRun:
                 by_digest[item.digest].append(item)
         operations = []
         for digest, group in by_digest.items():
-            holders = live.holders(digest)
-            protected = sorted(t for t in holders if self.is_protected(t))
-            if protected:
-                self._settle(group, _Result(Outcome.SKIPPED, now_protected_note(protected)))
-                continue
-            outside = holders - {item.tag for item in group}
-            deleting = all(item.action == Action.DELETE for item in group)
-            if deleting and not outside:
-                operations.append(_Operation("delete", repository, digest, group))
-                continue
-            unplanned = outside - planned
-            note = downgraded_note(sorted(unplanned)) if deleting and unplanned else ""
-            operations.extend(
-                _Operation("untag", repository, digest, [item], note=note) for item in group
+            operations += self._operations_for(
+                repository, digest, group, live=live, planned=planned
             )
         return operations
+
+    def _operations_for(
+        self,
+        repository: str,
+        digest: str,
+        group: list[DeletionItem],
+        *,
+        live: _LiveRepository,
+        planned: set[str],
+    ) -> list[_Operation]:
+        """The requests that remove `group` (the pending tags on `digest`), as `live` stands:
+        the manifest when nothing else holds it, else each tag alone; none when a protected
+        tag now holds it (the group is settled as skipped)."""
+        holders = live.holders(digest)
+        protected = sorted(t for t in holders if self.is_protected(t))
+        if protected:
+            self._settle(group, _Result(Outcome.SKIPPED, now_protected_note(protected)))
+            return []
+        outside = holders - {item.tag for item in group}
+        deleting = all(item.action == Action.DELETE for item in group)
+        if deleting and not outside:
+            return [_Operation("delete", repository, digest, group)]
+        unplanned = outside - planned
+        note = downgraded_note(sorted(unplanned)) if deleting and unplanned else ""
+        return [_Operation("untag", repository, digest, [item], note=note) for item in group]
 
     def _absent(self, item: DeletionItem) -> _Result:
         """A pending tag already gone: ours, if we sent its request before a crash."""
@@ -504,7 +513,9 @@ class _BatchRun:
 
     # -- acting ------------------------------------------------------------------------
 
-    def _perform(self, operations: list[_Operation], *, live: _LiveRepository) -> None:
+    def _perform(
+        self, operations: list[_Operation], *, live: _LiveRepository, planned: set[str]
+    ) -> None:
         if not operations:
             return
         if not self.first_request_done:
@@ -518,7 +529,7 @@ class _BatchRun:
                 return
             if not live.fresh:
                 try:
-                    chunk = self._recheck(chunk, live=live)
+                    chunk = self._recheck(chunk, live=live, planned=planned)
                 except STOPPING_ERRORS as exc:
                     raise _StopBatch(exc.message) from exc
                 except errors.RegistryError as exc:
@@ -526,14 +537,17 @@ class _BatchRun:
             self._perform_chunk(chunk, live=live)
             self._renew_lease()
 
-    def _recheck(self, chunk: list[_Operation], *, live: _LiveRepository) -> list[_Operation]:
+    def _recheck(
+        self, chunk: list[_Operation], *, live: _LiveRepository, planned: set[str]
+    ) -> list[_Operation]:
         """Just before a chunk of requests: tags pushed since the registry was last read.
 
         The tag list is read again, and a HEAD goes to every tag that is new since then
-        and to every protected tag (those are the ones a release moves). A digest about
-        to be deleted that gained a tag is untagged only, or skipped if the tag is
-        protected. A tag that already existed and was moved meanwhile is not seen (a
-        HEAD per tag per chunk would double the batch's requests).
+        and to every protected tag (those are the ones a release moves). Each manifest
+        delete is then decided again, as before the first request: a digest that gained
+        a tag is untagged only, one that gained a protected tag is skipped. A tag that
+        already existed and was moved meanwhile is not seen (a HEAD per tag per chunk
+        would double the batch's requests).
         """
         repository = chunk[0].repository
         names = self._tag_names(repository)
@@ -544,24 +558,12 @@ class _BatchRun:
         live.update(changed, self._index_parents(repository, changed))
         checked: list[_Operation] = []
         for operation in chunk:
-            if operation.kind != "delete":
-                checked.append(operation)  # the untagger checks its own tag before it acts
-                continue
-            holders = live.holders(operation.digest)
-            protected = sorted(t for t in holders if self.is_protected(t))
-            outside = holders - {item.tag for item in operation.items}
-            if protected:
-                self._settle(
-                    operation.items, _Result(Outcome.SKIPPED, now_protected_note(protected))
-                )
-            elif outside:
-                note = downgraded_note(sorted(outside))
-                checked.extend(
-                    _Operation("untag", repository, operation.digest, [item], note=note)
-                    for item in operation.items
+            if operation.kind == "delete":
+                checked += self._operations_for(
+                    repository, operation.digest, operation.items, live=live, planned=planned
                 )
             else:
-                checked.append(operation)
+                checked.append(operation)  # the untagger checks its own tag before it acts
         return checked
 
     def _perform_chunk(self, chunk: list[_Operation], *, live: _LiveRepository) -> None:
