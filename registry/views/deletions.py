@@ -252,29 +252,19 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
         }
         return here + (f"?{urlencode(query)}" if query else "")
 
-    counts = {
+    action_counts = {
         "": batch.tags_planned,
         Action.DELETE: batch.tags_planned - batch.untags_planned - batch.refused_planned,
         Action.UNTAG: batch.untags_planned,
         Action.REFUSE: batch.refused_planned,
     }
-    action_filters = [
-        {
-            "value": value,
-            "label": label,
-            "count": counts[value],
-            "url": url(action=value),
-            "current": value == action,
-        }
-        for value, label in ACTION_FILTERS
-    ]
     items_url = url()
     return {
         "batch": batch,
         "page": page,
         "items": page.object_list,
         "action_filter": action,
-        "action_filters": action_filters,
+        "action_filters": _filter_links("action", ACTION_FILTERS, action_counts, action, url),
         "outcome_filters": _outcome_filters(batch, outcome, url) if show_outcomes else [],
         "page_url": items_url + ("&" if "?" in items_url else "?") + "page=",
         "items_url": items_url,
@@ -286,33 +276,35 @@ def _outcome_filters(
     batch: DeletionBatch, outcome: str, url: Callable[..., str]
 ) -> list[dict[str, Any]]:
     """ "Any outcome", then each outcome the batch's items have, with its count."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         DeletionItem.objects.filter(batch=batch)
         .order_by()
         .values_list("outcome")
         .annotate(n=Count("pk"))
     )
-    filters = [
-        {
-            "value": "",
-            "label": "Any outcome",
-            "count": batch.tags_planned,
-            "url": url(outcome=""),
-            "current": not outcome,
-        }
-    ]
-    filters += [
+    counts[""] = batch.tags_planned
+    choices = [("", "Any outcome"), *((v, label) for v, label in Outcome.choices if counts.get(v))]
+    return _filter_links("outcome", choices, counts, outcome, url)
+
+
+def _filter_links(
+    param: str,
+    choices: list[tuple[str, str]],
+    counts: dict[str, int],
+    current: str,
+    url: Callable[..., str],
+) -> list[dict[str, Any]]:
+    """A filter's links (`param` set to each choice) as the template's `filter_links` shows."""
+    return [
         {
             "value": value,
             "label": label,
             "count": counts[value],
-            "url": url(outcome=value),
-            "current": value == outcome,
+            "url": url(**{param: value}),
+            "current": value == current,
         }
-        for value, label in Outcome.choices
-        if counts.get(value)
+        for value, label in choices
     ]
-    return filters
 
 
 def _one_of(value: str, allowed: list[str]) -> str:
