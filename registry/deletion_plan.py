@@ -218,11 +218,8 @@ def _decide(
     in_index: set[int],
 ) -> dict[int, _Decision]:
     """The action for each planned manifest (by id)."""
-    planned_names: dict[int, set[str]] = defaultdict(set)
-    for tag in selected:
-        planned_names[tag.manifest_id].add(tag.name)
     decisions = {}
-    for manifest_id, names in planned_names.items():
+    for manifest_id, names in _names_by_manifest(selected).items():
         everyone = holders.get(manifest_id, [])
         protected = [name for name, is_protected, _ in everyone if is_protected]
         others = [name for name, _, _ in everyone if name not in names]
@@ -237,6 +234,14 @@ def _decide(
         else:
             decisions[manifest_id] = _Decision(Action.DELETE)
     return decisions
+
+
+def _names_by_manifest(selected: list[_PlannedTag]) -> dict[int, list[str]]:
+    """The planned tag names on each manifest (by id), in plan order."""
+    names: dict[int, list[str]] = defaultdict(list)
+    for tag in selected:
+        names[tag.manifest_id].append(tag.name)
+    return names
 
 
 def _note_for(tag: _PlannedTag, decision: _Decision, planned: dict[int, list[str]]) -> str:
@@ -259,9 +264,7 @@ def _save_items(
     decisions: dict[int, _Decision],
     holders: dict[int, list[tuple[str, bool, str]]],
 ) -> None:
-    planned: dict[int, list[str]] = defaultdict(list)
-    for tag in selected:
-        planned[tag.manifest_id].append(tag.name)
+    planned = _names_by_manifest(selected)
     # By repository and tag; a signature right after the image it goes with.
     subjects = {(t.repository, t.digest): t.name for t in selected if not t.companion_of}
     ordered = sorted(
