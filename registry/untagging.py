@@ -13,7 +13,8 @@ remove just one:
   needs push and delete rights (regclient's `tag delete` does the same).
 
 The first untag of a run finds out which way the registry takes; `Untagger`
-remembers it for the rest.
+remembers it for the rest. Either way the tag is HEAD-checked just before the
+request that removes it: a tag re-pushed meanwhile is left alone.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Untagger:
         Raises TagMoved, PushRightsMissing, or the registry's error.
         """
         if self._tag_delete_works is not False:
+            self._check_still_at(repository=repository, tag=tag, digest=digest)
             try:
                 self.client.delete_tag(repository, tag)
             except errors.UnexpectedStatus as exc:
@@ -97,9 +99,7 @@ class Untagger:
 
     def _untag_with_placeholder(self, *, repository: str, tag: str, digest: str) -> Untagged:
         self._ensure_config(repository)
-        # As close to the overwrite as we can: a tag re-pushed since is not ours to touch.
-        if self.client.head_manifest(repository, tag).digest != digest:
-            raise TagMoved
+        self._check_still_at(repository=repository, tag=tag, digest=digest)
         body = placeholder_manifest(repository=repository, tag=tag)
         try:
             placeholder = self.client.put_manifest(repository, tag, body, OCI_MANIFEST)
@@ -113,6 +113,12 @@ class Untagger:
             exc.message = placeholder_left_message(tag, placeholder, exc)
             raise
         return Untagged(http_status=202, placeholder_digest=placeholder)
+
+    def _check_still_at(self, *, repository: str, tag: str, digest: str) -> None:
+        """Just before the request that removes it: a tag re-pushed since the re-check
+        points at an image nobody previewed, and is not ours to touch."""
+        if self.client.head_manifest(repository, tag).digest != digest:
+            raise TagMoved
 
     def _ensure_config(self, repository: str) -> None:
         with self._lock:

@@ -1,0 +1,75 @@
+"""Removing one tag and keeping its image, on a real registry (distribution 2.8.2).
+
+Registries that untag with `DELETE …/manifests/<tag>` (distribution 3.x, OCI, GitLab)
+are stood in for by the fault proxy answering 202 to that request: 2.8 refuses it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from registry.client import RegistryClient
+from registry.image_builder import push_image, retag
+from registry.untagging import TagMoved, Untagger
+from tests.support.fault_proxy import Respond
+
+JAN = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def test_on_2_8_a_tag_is_untagged_through_a_placeholder_and_its_image_stays(
+    registry_client: RegistryClient,
+) -> None:
+    image = push_image(registry_client, "acme/web", "review-1", created=JAN)
+    retag(registry_client, "acme/web", "review-1", "release-1")
+
+    untagged = Untagger(registry_client).untag(
+        repository="acme/web", tag="review-1", digest=image.digest
+    )
+
+    assert untagged.placeholder_digest
+    assert registry_client.list_tags("acme/web") == ["release-1"]
+    assert registry_client.head_manifest("acme/web", "release-1").digest == image.digest
+
+
+def test_on_2_8_a_tag_pushed_again_since_the_re_check_is_left_alone(
+    registry_client: RegistryClient,
+) -> None:
+    old = push_image(registry_client, "acme/web", "review-1", created=JAN)
+    new = push_image(registry_client, "acme/web", "review-1", created=JAN, label="rebuilt")
+
+    with pytest.raises(TagMoved):
+        Untagger(registry_client).untag(repository="acme/web", tag="review-1", digest=old.digest)
+
+    assert registry_client.head_manifest("acme/web", "review-1").digest == new.digest
+
+
+def test_where_tags_are_deleted_directly_a_tag_pushed_again_is_left_alone(
+    local_registry, registry_client: RegistryClient, fault_proxy
+) -> None:  # type: ignore[no-untyped-def]
+    old = push_image(registry_client, "acme/web", "review-1", created=JAN)
+    push_image(registry_client, "acme/web", "review-1", created=JAN, label="rebuilt")
+    proxy = fault_proxy(local_registry.url)
+    proxy.add_fault("DELETE", r"/manifests/review-1$", Respond(202))
+
+    with RegistryClient(proxy.url) as client, pytest.raises(TagMoved):
+        Untagger(client).untag(repository="acme/web", tag="review-1", digest=old.digest)
+
+    assert proxy.hits == [0], "no DELETE was sent for the moved tag"
+
+
+def test_where_tags_are_deleted_directly_the_tag_is_deleted_by_name(
+    local_registry, registry_client: RegistryClient, fault_proxy
+) -> None:  # type: ignore[no-untyped-def]
+    image = push_image(registry_client, "acme/web", "review-1", created=JAN)
+    proxy = fault_proxy(local_registry.url)
+    proxy.add_fault("DELETE", r"/manifests/review-1$", Respond(202))
+
+    with RegistryClient(proxy.url) as client:
+        untagged = Untagger(client).untag(
+            repository="acme/web", tag="review-1", digest=image.digest
+        )
+
+    assert untagged.placeholder_digest == ""
+    assert proxy.hits == [1]
