@@ -30,9 +30,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .models import Registry, Tag
+from .staleness import natural_key
 from .tag_queries import MAX_OLDER_THAN_DAYS
-
-_NUMBERS = re.compile(r"([0-9]+)")
 
 
 class InvalidFilter(ValueError):
@@ -131,10 +130,8 @@ def _compiled(option: str, pattern: str) -> re.Pattern[str] | None:
 
 def _newness(row: _Row) -> tuple[bool, datetime, datetime, tuple[str | int, ...]]:
     """Sort key, newest last."""
-    parts = _NUMBERS.split(row.name)
-    natural = tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
     created = row.created or row.first_seen  # only compared among unknowns: see the flag
-    return row.created is not None, created, row.first_seen, natural
+    return row.created is not None, created, row.first_seen, natural_key(row.name)
 
 
 def _id_set(ids: list[int]) -> RawSQL:

@@ -211,9 +211,13 @@ def _age_start(tag: TagFacts, rules: _Rules) -> datetime:
 
 def _newness(tag: TagFacts, rules: _Rules) -> tuple[datetime, tuple[str | int, ...]]:
     """Sort key, newest last: the age basis, then the name in natural order."""
-    parts = _NUMBERS.split(tag.name)  # text, number, text, …: alike parts compare
-    natural = tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
-    return _age_start(tag, rules), natural
+    return _age_start(tag, rules), natural_key(tag.name)
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """`name` for sorting in natural order: build-10 after build-9."""
+    parts = _NUMBERS.split(name)  # text, number, text, …: alike parts compare
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
 
 
 # -- reasons, in plain words ---------------------------------------------------
