@@ -42,12 +42,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .background import run_in_background
+from .chunking import chunks
 from .client import RegistryClient, errors
 from .connect import client_for
 from .deletion_batches import CANCELLED_NOTE, batch_progress, close_pending_items
 from .models import DeletionBatch, DeletionItem, Manifest, Repository, Tag
 from .staleness import protection_check, refresh_staleness, rules_for
-from .sync import chunks, count_tags_per_manifest, remove_orphan_manifests
+from .sync import count_tags_per_manifest, remove_orphan_manifests
 from .untagging import TagMoved, Untagger
 
 logger = logging.getLogger(__name__)

@@ -39,9 +39,9 @@ from operator import itemgetter
 from django.db import transaction
 from django.utils import timezone
 
+from .chunking import chunks
 from .models import Registry, StalenessRules, Tag
 
-WRITE_CHUNK = 500  # rows per UPDATE statement
 READ_CHUNK = 2000  # rows fetched at a time while streaming the tags
 STORED_FIELDS = ["is_stale", "is_protected", "stale_reason", "subject_digest"]
 REASON_LENGTH = Tag._meta.get_field("stale_reason").max_length or 200
@@ -351,5 +351,5 @@ def _write(changed: dict[StoredVerdict, list[int]]) -> None:
     with transaction.atomic():
         for values, pks in changed.items():
             fields = dict(zip(STORED_FIELDS, values, strict=True))
-            for start in range(0, len(pks), WRITE_CHUNK):
-                Tag.objects.filter(pk__in=pks[start : start + WRITE_CHUNK]).update(**fields)
+            for chunk in chunks(pks):
+                Tag.objects.filter(pk__in=chunk).update(**fields)

@@ -14,13 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .chunking import chunks
 from .client import (
     AccessDenied,
     AuthenticationFailed,
@@ -37,7 +37,6 @@ from .models import Layer, Manifest, Registry, Repository, SyncRun, Tag
 from .staleness import refresh_staleness
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 Progress = Callable[[int, int, str], None]  # (repositories done, total, current name)
 
@@ -49,7 +48,6 @@ CATALOG_DENIED = (
 STALENESS_FULL_REFRESH = timedelta(hours=1)
 CACHED_MANIFEST_FIELDS = ("pk", "digest", "size", "created", "platforms")
 READER_THREAD_PREFIX = "sync-read"
-WRITE_CHUNK = 500  # rows per bulk statement: well under SQLite's variable limit
 
 
 @dataclass
@@ -511,9 +509,3 @@ def count_tags_per_manifest(repo: Repository) -> None:
     Manifest.objects.filter(repository=repo).update(
         tag_count=Coalesce(Subquery(tags.annotate(n=Count("pk")).values("n")), 0)
     )
-
-
-def chunks(items: list[T], size: int = WRITE_CHUNK) -> Iterator[list[T]]:
-    """`items` in lists of `size`: one bulk statement each."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
