@@ -60,6 +60,11 @@ def actionable_count(batch: DeletionBatch) -> int:
     return batch.tags_planned - batch.refused_planned
 
 
+def deleted_tags_planned(batch: DeletionBatch) -> int:
+    """Tags the batch removes by deleting their manifest (not untagged, not refused)."""
+    return actionable_count(batch) - batch.untags_planned
+
+
 def needs_typed_count(batch: DeletionBatch) -> bool:
     return actionable_count(batch) > TYPED_CONFIRMATION_THRESHOLD
 

@@ -41,6 +41,7 @@ from registry.deletion_batches import (
     batch_progress,
     cancel_batch,
     confirm_batch,
+    deleted_tags_planned,
     needs_typed_count,
     typed_count_message,
 )
@@ -214,7 +215,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         # Counted from the items while running; a finished batch has its figures saved.
         "progress": batch_progress(batch=batch) if polling else None,
         "actionable": actionable,
-        "deleted_tags_planned": actionable - batch.untags_planned,
+        "deleted_tags_planned": deleted_tags_planned(batch),
         "needs_typed_count": needs_typed_count(batch),
         "typed_count_label": typed_count_message(actionable),
         "nothing_to_do": NOTHING_TO_DO_MESSAGE
@@ -254,7 +255,7 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
 
     action_counts = {
         "": batch.tags_planned,
-        Action.DELETE: batch.tags_planned - batch.untags_planned - batch.refused_planned,
+        Action.DELETE: deleted_tags_planned(batch),
         Action.UNTAG: batch.untags_planned,
         Action.REFUSE: batch.refused_planned,
     }

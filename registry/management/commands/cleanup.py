@@ -21,6 +21,7 @@ from registry.deletion_batches import (
     actionable_count,
     cancel_batch,
     confirm_batch,
+    deleted_tags_planned,
 )
 from registry.deletion_plan import plan_deletion
 from registry.deletion_run import BatchBusy, execute_batch, request_execution
@@ -211,7 +212,7 @@ class Command(BaseCommand):
             for item in batch.items.order_by("position")
         ]
         self._table(["REPOSITORY", "TAG", "DIGEST", "SIZE", "AGE", "ACTION", "NOTE"], rows)
-        deleting = batch.tags_planned - batch.untags_planned - batch.refused_planned
+        deleting = deleted_tags_planned(batch)
         self.stdout.write(
             f"\n{batch.tags_planned:,} tags: {deleting:,} deleted "
             f"({_count(batch.manifests_planned, 'digest')}), {batch.untags_planned:,} untag only, "
