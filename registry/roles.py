@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The permission that plans and confirms deletions (web and `manage.py cleanup`).
+DELETE_PERMISSION = "registry.delete_images"
+
 VIEWERS = "Viewers"
 JANITORS = "Janitors"
 ADMINS = "Registry admins"
@@ -15,11 +18,11 @@ VIEW_PERMISSIONS = [
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWERS: VIEW_PERMISSIONS,
-    JANITORS: [*VIEW_PERMISSIONS, "registry.sync_registry", "registry.delete_images"],
+    JANITORS: [*VIEW_PERMISSIONS, "registry.sync_registry", DELETE_PERMISSION],
     ADMINS: [
         *VIEW_PERMISSIONS,
         "registry.sync_registry",
-        "registry.delete_images",
+        DELETE_PERMISSION,
         "registry.add_registry",
         "registry.change_registry",
         "registry.add_stalenessrules",

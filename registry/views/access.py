@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
 from registry.models import DeletionBatch, Registry, Tag
+from registry.roles import DELETE_PERMISSION
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -46,11 +47,15 @@ def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
     return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
 
 
-def get_registry_for_deleter(request: HttpRequest, name: str) -> Registry:
+def require_deleter(request: HttpRequest) -> None:
     """Planning and confirming deletions: the delete_images permission (Janitors, admins)."""
-    registry = get_registry_for_viewer(request, name)
-    if not request.user.has_perm("registry.delete_images"):
+    if not request.user.has_perm(DELETE_PERMISSION):
         raise PermissionDenied
+
+
+def get_registry_for_deleter(request: HttpRequest, name: str) -> Registry:
+    registry = get_registry_for_viewer(request, name)
+    require_deleter(request)
     return registry
 
 
@@ -62,6 +67,5 @@ def get_batch_for_viewer(request: HttpRequest, pk: int) -> DeletionBatch:
 
 def get_batch_for_deleter(request: HttpRequest, pk: int) -> DeletionBatch:
     batch = get_batch_for_viewer(request, pk)
-    if not request.user.has_perm("registry.delete_images"):
-        raise PermissionDenied
+    require_deleter(request)
     return batch

@@ -26,9 +26,8 @@ from registry.deletion_batches import (
 from registry.deletion_plan import plan_deletion
 from registry.deletion_run import BatchBusy, execute_batch, request_execution
 from registry.models import DeletionBatch, Registry
-from registry.roles import ADMINS, JANITORS
+from registry.roles import ADMINS, DELETE_PERMISSION, JANITORS
 
-DELETE_PERMISSION = "registry.delete_images"
 NOTHING_MATCHES_MESSAGE = "No cached tag matches these filters: nothing to plan."
 
 
