@@ -5,7 +5,7 @@ Every viewer may read it; nothing here changes it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Literal
 
 from django.conf import settings
@@ -32,20 +32,11 @@ from registry.audit import (
 from registry.models import DeletionBatch, DeletionItem
 
 from .access import HtmxHttpRequest, require_viewer
+from .links import pager_url, with_query
 
 Tab = Literal["items", "batches"]
 TEMPLATE = "registry/audit.html"
-FILTER_FIELDS = [
-    "user",
-    "registry",
-    "repository",
-    "tag",
-    "outcome",
-    "action",
-    "batch",
-    "date_from",
-    "date_to",
-]
+FILTER_FIELDS = [field.name for field in fields(AuditFilters)]
 
 
 @require_GET
@@ -80,13 +71,11 @@ def _audit_page(request: HtmxHttpRequest, *, tab: Tab) -> HttpResponse:
         "page": page,
         "rows": page_rows,
         "count": page.paginator.count,
-        "page_url": f"{request.path}?{querystring}&page="
-        if querystring
-        else f"{request.path}?page=",
-        "items_url": _url("audit", audit_querystring(filters)),
-        "batches_url": _url("audit_batches", audit_querystring(batch_filters)),
-        "export_csv_url": _url("audit_export_csv", querystring),
-        "export_json_url": _url("audit_export_json", querystring),
+        "page_url": pager_url(request.path, querystring),
+        "items_url": with_query(reverse("audit"), querystring),
+        "batches_url": with_query(reverse("audit_batches"), audit_querystring(batch_filters)),
+        "export_csv_url": with_query(reverse("audit_export_csv"), querystring),
+        "export_json_url": with_query(reverse("audit_export_json"), querystring),
         # What was typed, kept in the form even when it is wrong.
         "values": {field: request.GET.get(field, "") for field in FILTER_FIELDS},
         "registry_names": _registry_names(filters),
@@ -100,11 +89,6 @@ def _audit_page(request: HtmxHttpRequest, *, tab: Tab) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _url(name: str, querystring: str) -> str:
-    url = reverse(name)
-    return f"{url}?{querystring}" if querystring else url
 
 
 def _registry_names(filters: AuditFilters) -> list[str]:

@@ -55,6 +55,7 @@ from .access import (
     get_batch_for_viewer,
     get_registry_for_deleter,
 )
+from .links import pager_url, with_query
 
 TEMPLATE = "registry/batch.html"
 BATCH_PAGE_SIZE = 200
@@ -245,13 +246,12 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
     page = Paginator(items, BATCH_PAGE_SIZE).get_page(request.GET.get("page"))
     here = reverse("batch", args=[batch.pk])
 
+    def query(**changes: str) -> str:
+        chosen = {"action": action, "outcome": outcome, **changes}
+        return urlencode({key: value for key, value in chosen.items() if value})
+
     def url(**changes: str) -> str:
-        query = {
-            key: value
-            for key, value in {"action": action, "outcome": outcome, **changes}.items()
-            if value
-        }
-        return here + (f"?{urlencode(query)}" if query else "")
+        return with_query(here, query(**changes))
 
     action_counts = {
         "": batch.tags_planned,
@@ -267,7 +267,7 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
         "action_filter": action,
         "action_filters": _filter_links("action", ACTION_FILTERS, action_counts, action, url),
         "outcome_filters": _outcome_filters(batch, outcome, url) if show_outcomes else [],
-        "page_url": items_url + ("&" if "?" in items_url else "?") + "page=",
+        "page_url": pager_url(here, query()),
         "items_url": items_url,
         "show_outcomes": show_outcomes,
     }

@@ -16,6 +16,7 @@ from registry.tag_queries import (
 )
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
+from .links import pager_url
 from .tags import Column, Header
 
 REPOSITORY_COLUMNS = [
@@ -41,7 +42,7 @@ def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "repositories": rows,
         "count": page.paginator.count,
         "headers": [_header(c, request.path, filters) for c in REPOSITORY_COLUMNS],
-        "page_url": f"{request.path}?{querystring}{'&' if querystring else ''}page=",
+        "page_url": pager_url(request.path, querystring),
     }
     template = "registry/repositories.html"
     if request.htmx and not request.htmx.history_restore_request:

@@ -28,6 +28,7 @@ from registry.models import Registry, Tag
 from registry.tag_queries import filter_tags, parse_tag_filters
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
+from .links import pager_url
 
 SELECTION_PAGE_SIZE = 50
 SELECTION_CHANGED_EVENT = "selection-changed"
@@ -62,7 +63,7 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "page": page,
         "tags": [by_id[pk] for pk in ids if pk in by_id],
         "repository_totals": totals,
-        "page_url": reverse("selection", args=[registry.name]) + "?page=",
+        "page_url": pager_url(reverse("selection", args=[registry.name])),
     }
     template = "registry/selection.html#list" if request.htmx else "registry/selection.html"
     return render(request, template, context)

@@ -25,6 +25,7 @@ from registry.tag_queries import (
 )
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
+from .links import pager_url
 from .selection import bar_context
 
 # Other tags on the same digest listed in the detail; the rest are counted.
@@ -101,9 +102,7 @@ def _tag_page(
         "count": paginator.count,
         "headers": [_header(c, request.path, filters) for c in columns],
         "querystring": querystring,
-        "page_url": f"{request.path}?{querystring}&page="
-        if querystring
-        else f"{request.path}?page=",
+        "page_url": pager_url(request.path, querystring),
         "page_sizes": PAGE_SIZES,
         "selected_ids": selected_ids_among(user=request.user, registry=registry, tag_ids=page_ids),
         "name_value": request.GET.get("name", ""),
