@@ -168,6 +168,22 @@ def batch_progress(*, batch: DeletionBatch) -> BatchProgress:
     )
 
 
+def saved_progress(*, batch: DeletionBatch) -> BatchProgress:
+    """The figures a finished batch saved when it ended (no query)."""
+    return BatchProgress(
+        total=batch.tags_planned,
+        pending=0,
+        deleted=batch.deleted_count,
+        untagged=batch.untagged_count,
+        absent=batch.absent_count,
+        skipped=batch.skipped_count,
+        refused=batch.refused_count,
+        failed=batch.failed_count,
+        not_attempted=batch.not_attempted_count,
+        bytes_deleted=batch.bytes_deleted,
+    )
+
+
 def bytes_deleted(*, batch: DeletionBatch) -> int:
     """The sizes of the images the batch deleted, each digest once."""
     rows = DeletionItem.objects.filter(batch=batch, outcome=Outcome.DELETED).values_list(

@@ -43,6 +43,7 @@ from registry.deletion_batches import (
     confirm_batch,
     deleted_tags_planned,
     needs_typed_count,
+    saved_progress,
     typed_count_message,
 )
 from registry.deletion_plan import plan_deletion
@@ -214,7 +215,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "batch": batch,
         "polling": polling,
         # Counted from the items while running; a finished batch has its figures saved.
-        "progress": batch_progress(batch=batch) if polling else None,
+        "progress": batch_progress(batch=batch) if polling else saved_progress(batch=batch),
         "actionable": actionable,
         "deleted_tags_planned": deleted_tags_planned(batch),
         "needs_typed_count": needs_typed_count(batch),
