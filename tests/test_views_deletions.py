@@ -457,6 +457,8 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):  # type:
     assert f'hx-get="{batch_url(batch, "batch_progress")}"' in html
     assert "<progress" in html
     assert "1 of 4" in html
+    assert "<dt>Deleted</dt><dd>1</dd>" in html  # counted from the items
+    assert "Not attempted" not in html  # only once the batch has ended
     assert "acme/web" in html
     assert "Cancel" in html
 
@@ -489,6 +491,8 @@ def test_the_progress_of_a_finished_batch_stops_the_polling(client, viewer, regi
     assert response.status_code == 286
     assert "every 1s" not in html
     assert "succeeded" in html
+    assert "<dt>Deleted</dt><dd>2</dd>" in html  # the figures the batch saved
+    assert "<dt>Not attempted</dt><dd>0</dd>" in html
     assert "2.0\xa0MB" in html
     assert escape(GC_COMMAND) in html
     assert BATCH_FINISHED_EVENT in response["HX-Trigger-After-Settle"]
