@@ -660,3 +660,19 @@ def test_an_item_shows_its_short_digest_and_marks_signatures(client, viewer, reg
     assert f'<code title="{subject.digest}">{subject.short_digest}</code>' in html
     assert f'title="Signature or attestation of {subject.digest}">signature</span>' in html
     assert "Signature or attestation of delete-0001: deleted with it." in html
+
+
+def test_a_history_restore_of_the_batch_page_gets_the_whole_page(client, viewer, registry):  # type: ignore[no-untyped-def]
+    batch = make_batch(registry)
+    client.force_login(viewer)
+    response = client.get(batch_url(batch), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_batch_pages_items_region_varies_on_hx_request(client, viewer, registry):  # type: ignore[no-untyped-def]
+    batch = make_batch(registry)
+    client.force_login(viewer)
+    response = client.get(batch_url(batch), **HTMX)
+    assert "<html" not in response.content.decode()
+    assert "HX-Request" in response["Vary"]

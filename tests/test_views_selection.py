@@ -437,3 +437,12 @@ def test_the_selection_page_takes_a_constant_number_of_queries(  # type: ignore[
     select(3, "api", RepositoryFactory(registry=registry, name="acme/api"))
 
     assert queries_for_the_page() == few
+
+
+def test_a_history_restore_of_the_selection_page_gets_the_whole_page(  # type: ignore[no-untyped-def]
+    client, viewer, registry, tags
+):
+    client.force_login(viewer)
+    response = client.get(url("selection"), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]

@@ -11,10 +11,8 @@ from typing import Literal
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from registry.audit import (
@@ -33,6 +31,7 @@ from registry.models import DeletionBatch, DeletionItem
 
 from .access import HtmxHttpRequest, require_viewer
 from .links import pager_url, with_query
+from .rendering import render_page
 
 Tab = Literal["items", "batches"]
 TEMPLATE = "registry/audit.html"
@@ -83,12 +82,7 @@ def _audit_page(request: HtmxHttpRequest, *, tab: Tab) -> HttpResponse:
         "actions": DeletionItem.Action.choices,
         "time_zone": settings.TIME_ZONE,
     }
-    template = TEMPLATE
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#listing"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, TEMPLATE, context, partial="listing")
 
 
 def _registry_names(filters: AuditFilters) -> list[str]:

@@ -28,6 +28,7 @@ from .access import (
     get_registry_for_viewer,
     require_viewer,
 )
+from .rendering import render_page
 
 TEMPLATE = "registry/dashboard.html"
 
@@ -45,9 +46,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     only = request.GET.get("registry")
     registry = get_registry_for_viewer(request, only) if only else None
     cards = registry_cards(now=timezone.now(), registry=registry)
-    if request.htmx and registry is not None:
-        return render(request, f"{TEMPLATE}#card", {"card": cards[0]})
-    return render(request, TEMPLATE, {"cards": cards, "only": registry})
+    context = {"cards": cards, "only": registry, "card": cards[0] if registry else None}
+    return render_page(request, TEMPLATE, context, partial="card" if registry else "")
 
 
 @require_POST

@@ -57,6 +57,7 @@ from .access import (
     get_registry_for_deleter,
 )
 from .links import pager_url, with_query
+from .rendering import render_page, wants_partial
 
 TEMPLATE = "registry/batch.html"
 BATCH_PAGE_SIZE = 200
@@ -124,10 +125,8 @@ def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """
     batch = get_batch_for_viewer(request, pk)
     context = {**_items_context(request, batch), **_status_context(batch)}
-    if request.htmx:
-        return render(request, f"{TEMPLATE}#items", context)
     context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
-    return render(request, TEMPLATE, context)
+    return render_page(request, TEMPLATE, context, partial="items")
 
 
 @require_POST
@@ -155,11 +154,10 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "reason": reason,
             "typed_count": typed_count,
         }
-        if request.htmx:
-            return render(request, f"{TEMPLATE}#confirm", context)
-        context.update(_items_context(request, batch))
-        context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
-        return render(request, TEMPLATE, context)
+        if not wants_partial(request):
+            context.update(_items_context(request, batch))
+            context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
+        return render_page(request, TEMPLATE, context, partial="confirm")
     request_execution(batch=batch)
     messages.success(request, QUEUED_MESSAGE)
     return _redirect(request, reverse("batch", args=[batch.pk]))

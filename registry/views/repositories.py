@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from registry.tag_queries import (
@@ -17,6 +15,7 @@ from registry.tag_queries import (
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
+from .rendering import render_page
 from .tags import Column, Header
 
 REPOSITORY_COLUMNS = [
@@ -44,12 +43,7 @@ def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "headers": [_header(c, request.path, filters) for c in REPOSITORY_COLUMNS],
         "page_url": pager_url(request.path, querystring),
     }
-    template = "registry/repositories.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#listing"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, "registry/repositories.html", context, partial="listing")
 
 
 def _header(column: Column, path: str, filters: RepositoryFilters) -> Header:

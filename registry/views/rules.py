@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -15,6 +15,7 @@ from registry.staleness import refresh_staleness, rules_for
 from registry.tag_queries import StaleFigures, preview_staleness, stale_figures
 
 from .access import HtmxHttpRequest, get_registry_for_admin
+from .rendering import render_page
 
 PREVIEW = "preview"
 
@@ -65,7 +66,4 @@ def _render(
         "current": stale_figures(registry=registry),
         "preview": preview,
     }
-    template = "registry/rules.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#rules_form"
-    return render(request, template, context)
+    return render_page(request, "registry/rules.html", context, partial="rules_form")

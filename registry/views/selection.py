@@ -29,6 +29,7 @@ from registry.tag_queries import filter_tags, parse_tag_filters
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
+from .rendering import render_page
 
 SELECTION_PAGE_SIZE = 50
 SELECTION_CHANGED_EVENT = "selection-changed"
@@ -65,8 +66,7 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "repository_totals": totals,
         "page_url": pager_url(reverse("selection", args=[registry.name])),
     }
-    template = "registry/selection.html#list" if request.htmx else "registry/selection.html"
-    return render(request, template, context)
+    return render_page(request, "registry/selection.html", context, partial="list")
 
 
 @require_POST

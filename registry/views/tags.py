@@ -6,8 +6,6 @@ from dataclasses import dataclass, replace
 
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from registry.models import Layer, Manifest, Registry, Tag
@@ -26,6 +24,7 @@ from registry.tag_queries import (
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
+from .rendering import render_page, wants_partial
 from .selection import bar_context
 
 # Other tags on the same digest listed in the detail; the rest are counted.
@@ -108,15 +107,9 @@ def _tag_page(
         "name_value": request.GET.get("name", ""),
         "older_than_value": request.GET.get("older_than_days", ""),
     }
-    template = "registry/tags.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#listing"
-    else:  # the selection bar is outside the listing
-        context.update(bar_context(request, registry))
-    response = render(request, template, context)
-    # The same URL answers a page or a fragment: caches must tell them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    if not wants_partial(request):
+        context.update(bar_context(request, registry))  # the bar is outside the listing
+    return render_page(request, "registry/tags.html", context, partial="listing")
 
 
 def _header(column: Column, path: str, filters: TagFilters) -> Header:
@@ -154,9 +147,4 @@ def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "shared_tags": shared_tags,
         "shared_more": max(manifest.tag_count - 1 - len(shared_tags), 0),
     }
-    template = "registry/tag_detail.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#drawer"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_page(request, "registry/tag_detail.html", context, partial="drawer")
