@@ -161,9 +161,9 @@ def batch(url: str, name: str, tags: int, profile_path: Path | None) -> dict:
     """Sync, select everything, plan, confirm (untimed); time execute_batch."""
     _setup_django()
     from registry.connect import client_for
-    from registry.deletion_batches import actionable_count, confirm_batch
-    from registry.deletion_plan import plan_deletion
-    from registry.deletion_run import execute_batch
+    from registry.deletion.batches import confirm_batch
+    from registry.deletion.plan import plan_deletion
+    from registry.deletion.run import execute_batch
     from registry.models import DeletionBatch, StalenessRules, SyncRun, Tag
     from registry.registries import save_registry
     from registry.selection import add_matching, selected_tags
@@ -188,12 +188,7 @@ def batch(url: str, name: str, tags: int, profile_path: Path | None) -> dict:
             f"plan: {planned.manifests_planned} manifest deletes and "
             f"{planned.refused_planned} refusals, expected {tags} and 0"
         )
-    queued = confirm_batch(
-        batch=planned,
-        actor=user,
-        reason="delete benchmark",
-        typed_count=str(actionable_count(planned)),
-    )
+    queued = confirm_batch(batch=planned, actor=user, reason="delete benchmark")
     client = client_for(registry)
     profiler = None
     if profile_path is not None:
@@ -316,7 +311,7 @@ def preview(name: str, tags: int, repos: int, runs: int) -> dict:
     from django.test import Client
     from django.urls import NoReverseMatch, reverse
 
-    from registry.deletion_plan import plan_deletion
+    from registry.deletion.plan import plan_deletion
     from registry.models import Tag
     from registry.selection import add_matching, selected_tags
 

@@ -167,6 +167,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.sync_all_registries",
         "schedule": SYNC_INTERVAL_MINUTES * 60.0,
     },
+    # Deletion batches no worker runs (their task was lost, or their worker died).
+    "requeue-stuck-batches": {
+        "task": "registry.tasks.requeue_stuck_batches",
+        "schedule": 60.0,
+    },
 }
 
 # --- Registry client --------------------------------------------------------

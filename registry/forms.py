@@ -6,7 +6,14 @@ from typing import Any
 
 from django import forms
 
-from .models import StalenessRules
+from .deletion.batches import (
+    REASON_REQUIRED_MESSAGE,
+    actionable_count,
+    needs_typed_count,
+    typed_count_matches,
+    typed_count_message,
+)
+from .models import DeletionBatch, StalenessRules
 
 
 class StalenessRulesForm(forms.ModelForm):
@@ -50,3 +57,26 @@ class StalenessRulesForm(forms.ModelForm):
     def clean_protected_patterns(self) -> list[str]:
         text: str = self.cleaned_data["protected_patterns"]
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ConfirmBatchForm(forms.Form):
+    """Confirming a planned batch: why (for the audit log) and, for a big batch, its size
+    typed back, so that nobody deletes thousands of images with one stray click."""
+
+    reason = forms.CharField(max_length=2000, error_messages={"required": REASON_REQUIRED_MESSAGE})
+    typed_count = forms.CharField(required=False, max_length=20)
+
+    def __init__(self, *args: Any, batch: DeletionBatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch = batch
+
+    def clean_typed_count(self) -> str:
+        typed: str = self.cleaned_data["typed_count"]
+        if needs_typed_count(self.batch) and not typed_count_matches(self.batch, typed):
+            raise forms.ValidationError(typed_count_message(actionable_count(self.batch)))
+        return typed
+
+    @property
+    def first_error(self) -> str:
+        """The message the page shows above the form."""
+        return next((str(e) for errors in self.errors.values() for e in errors), "")

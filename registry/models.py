@@ -474,7 +474,7 @@ class DeletionBatch(AppendOnlyModel):
     # Execution bookkeeping.
     current_repository = models.CharField(max_length=255, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    # A worker holds the batch while its lease is live (see registry.deletion_run).
+    # A worker holds the batch while its lease is live (see registry.deletion.lease).
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     error = models.TextField(blank=True, help_text="What stopped the batch, in plain words.")

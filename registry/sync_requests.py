@@ -1,8 +1,9 @@
-"""Asking for a sync from the dashboard, and what the dashboard says about it.
+"""Where a registry's sync stands, as the dashboard says it.
 
-A requested sync leaves no row until a worker starts it (the models stay as the
-sync wrote them): the page that asked keeps the id of the newest SyncRun it knew
-and the time it asked, and passes both to every poll. A sync is in progress while
+A requested sync (`registry.enqueue.start_sync`) leaves no row until a worker
+starts it (the models stay as the sync wrote them): the page that asked keeps the id
+of the newest SyncRun it knew and the time it asked, and passes both to every poll.
+A sync is in progress while
 its registry's lock (`sync_lock_token`) is live; the running SyncRun carries the
 progress. A "running" SyncRun with no live lock belongs to a worker that died.
 """
@@ -16,9 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from .background import run_in_background
 from .models import Registry, SyncRun
-from .tasks import sync_registry_task
 
 # How long "Sync requested…" waits for a worker before saying that none came.
 START_PATIENCE = timedelta(minutes=5)
@@ -30,13 +29,6 @@ NOT_PICKED_UP_MESSAGE = (
     "Is the Celery worker running? The sync runs once a worker picks it up."
 )
 ABANDONED_MESSAGE = "This sync did not finish: its worker stopped before the end."
-
-
-def request_sync(*, registry: Registry) -> None:
-    """Enqueue a sync of the registry once the current transaction commits."""
-    # A broker that is down, or a sync that crashes, is logged and shows on the
-    # dashboard ("no worker has started…" / a failed run) instead of failing the request.
-    run_in_background(sync_registry_task, registry.pk)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,25 @@
-"""Celery tasks: thin wrappers that load rows and call the domain modules."""
+"""Celery tasks: thin wrappers that load rows and call the domain modules.
+
+Start them through `registry.enqueue`, never with `.delay()` from elsewhere.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.utils import timezone
 
-from .deletion_run import BatchBusy, execute_batch
+from .deletion.lease import BatchBusy, stuck_batches
+from .deletion.run import execute_batch
 from .locks import SyncAlreadyRunning
 from .models import DeletionBatch, Registry
 from .sync import sync_registry
 
 logger = logging.getLogger(__name__)
+
+# A batch waiting for another on the same repository, or for a dead worker's lease.
+BUSY_RETRY_SECONDS = 10
 
 
 @shared_task(ignore_result=True)
@@ -36,13 +44,9 @@ def sync_all_registries() -> None:
         sync_registry_task.delay(registry_id)
 
 
-# A batch waiting for another on the same repository, or for a dead worker's lease.
-BUSY_RETRY_SECONDS = 10
-
-
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def execute_deletion_batch_task(self, batch_id: int) -> None:  # type: ignore[no-untyped-def]
-    """Run a confirmed deletion batch; safe to deliver twice (see registry.deletion_run)."""
+def execute_deletion_batch_task(self: Task, batch_id: int) -> None:
+    """Run a confirmed deletion batch; safe to deliver twice (see registry.deletion.lease)."""
     batch = DeletionBatch.objects.filter(pk=batch_id).first()
     if batch is None:
         logger.warning("Deletion batch %s does not exist", batch_id)
@@ -50,8 +54,23 @@ def execute_deletion_batch_task(self, batch_id: int) -> None:  # type: ignore[no
     try:
         execute_batch(batch=batch)
     except BatchBusy as exc:
-        if self.request.is_eager:  # in-process (no Redis): a retry would spin here
+        if self.request.is_eager:  # run in-process (tests): a retry would spin here
             logger.warning("%s Confirm the batch again once the other one has finished.", exc)
             return
         logger.info("%s Retrying in %s s.", exc, BUSY_RETRY_SECONDS)
         raise self.retry(countdown=BUSY_RETRY_SECONDS) from exc
+
+
+@shared_task(ignore_result=True)
+def requeue_stuck_batches() -> int:
+    """Beat's periodic job: hand batches that no worker runs to a worker again.
+
+    A confirmed batch whose task was lost (the broker was down or lost it) stays
+    queued, and one whose worker died stays running until Redis redelivers its task
+    (the visibility timeout). Running a batch twice is harmless: its lease decides.
+    """
+    batches = list(stuck_batches(now=timezone.now()).values_list("pk", flat=True))
+    for batch_id in batches:
+        logger.warning("Handing deletion batch %s to a worker again: none is running it", batch_id)
+        execute_deletion_batch_task.delay(batch_id)
+    return len(batches)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from registry.cleanup_selection import invalid_regex_message
 from registry.client import RegistryClient, errors
-from registry.deletion_batches import GC_COMMAND, GC_EXPLANATION, REASON_REQUIRED_MESSAGE
+from registry.deletion.batches import GC_COMMAND, GC_EXPLANATION, REASON_REQUIRED_MESSAGE
 from registry.image_builder import push_image, retag
 from registry.management.commands.cleanup import (
     NOTHING_MATCHES_MESSAGE,

@@ -6,18 +6,20 @@ what the registry holds.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 
-from registry import deletion_run
 from registry.client import RegistryClient, errors
-from registry.deletion_batches import confirm_batch
-from registry.deletion_plan import plan_deletion
+from registry.deletion import outcomes
+from registry.deletion.batches import confirm_batch
+from registry.deletion.lease import BatchBusy, claim_batch
+from registry.deletion.plan import plan_deletion
+from registry.deletion.run import execute_batch
 from registry.image_builder import push_image, push_index, retag, upload_layer
 from registry.models import DeletionBatch, DeletionItem, Manifest, StalenessRules, Tag
 from registry.sync import sync_registry
+from registry.tasks import requeue_stuck_batches
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)
 Action = DeletionItem.Action
@@ -43,8 +45,8 @@ def plan(registry, janitor, *names: str, repository: str = "acme/web") -> Deleti
 
 
 def run(batch: DeletionBatch, janitor) -> DeletionBatch:  # type: ignore[no-untyped-def]
-    confirm_batch(batch=batch, actor=janitor, reason="stale review images", typed_count="")
-    return deletion_run.execute_batch(batch=batch)
+    confirm_batch(batch=batch, actor=janitor, reason="stale review images")
+    return execute_batch(batch=batch)
 
 
 def items(batch: DeletionBatch) -> dict[str, tuple[str, str]]:
@@ -203,7 +205,7 @@ def test_a_tag_pushed_again_after_the_preview_survives(
 
     item = batch.items.get()
     assert item.outcome == Outcome.SKIPPED
-    assert item.detail == deletion_run.CHANGED_SINCE_PREVIEW
+    assert item.detail == outcomes.CHANGED_SINCE_PREVIEW
     assert registry_client.head_manifest("acme/web", "review-1").digest == newer.digest
 
 
@@ -339,7 +341,7 @@ def test_cancelling_a_running_batch_leaves_the_rest(
     confirm_batch(batch=batch, actor=janitor, reason="cleanup")
     DeletionBatch.objects.filter(pk=batch.pk).update(cancel_requested=True)
 
-    batch = deletion_run.execute_batch(batch=batch)
+    batch = execute_batch(batch=batch)
 
     assert batch.status == DeletionBatch.Status.CANCELLED
     assert set(batch.items.values_list("outcome", flat=True)) == {Outcome.NOT_ATTEMPTED}
@@ -353,7 +355,7 @@ def test_a_planned_batch_is_never_executed_without_confirmation(
     sync(no_protection)
     batch = plan(no_protection, janitor, "review-1")
 
-    batch = deletion_run.execute_batch(batch=batch)
+    batch = execute_batch(batch=batch)
 
     assert batch.status == DeletionBatch.Status.PLANNED
     assert tags_in_registry(registry_client) == {"review-1"}
@@ -367,7 +369,7 @@ def test_a_finished_batch_run_again_sends_no_request(
     batch = run(plan(no_protection, janitor, "review-1"), janitor)
     assert batch.status == DeletionBatch.Status.SUCCEEDED
 
-    again = deletion_run.execute_batch(batch=batch)
+    again = execute_batch(batch=batch)
 
     assert again.status == DeletionBatch.Status.SUCCEEDED
     assert again.items.get().outcome == Outcome.DELETED
@@ -409,10 +411,10 @@ def test_one_batch_at_a_time_deletes_in_a_repository(
     second = plan(no_protection, janitor, "review-1")
     for batch in (first, second):
         confirm_batch(batch=batch, actor=janitor, reason="cleanup")
-    assert deletion_run.claim_batch(batch=first) is not None  # a worker is on it
+    assert claim_batch(batch=first) is not None  # a worker is on it
 
-    with pytest.raises(deletion_run.BatchBusy):
-        deletion_run.execute_batch(batch=second)
+    with pytest.raises(BatchBusy):
+        execute_batch(batch=second)
 
     assert DeletionBatch.objects.get(pk=second.pk).status == DeletionBatch.Status.QUEUED
     assert tags_in_registry(registry_client) == {"review-0", "review-1"}
@@ -425,40 +427,54 @@ def test_the_dead_workers_batch_is_taken_over_once_its_lease_expires(
     sync(no_protection)
     batch = plan(no_protection, janitor, "review-0")
     confirm_batch(batch=batch, actor=janitor, reason="cleanup")
-    assert deletion_run.claim_batch(batch=batch) is not None
-    with pytest.raises(deletion_run.BatchBusy):
-        deletion_run.execute_batch(batch=batch)  # the lease is live
+    assert claim_batch(batch=batch) is not None
+    with pytest.raises(BatchBusy):
+        execute_batch(batch=batch)  # the lease is live
 
     DeletionBatch.objects.filter(pk=batch.pk).update(lease_expires_at=JAN)
-    batch = deletion_run.execute_batch(batch=batch)
+    batch = execute_batch(batch=batch)
 
     assert batch.status == DeletionBatch.Status.SUCCEEDED
     assert tags_in_registry(registry_client) == set()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_without_a_worker_a_batch_whose_thread_died_is_restarted(
-    settings, no_protection, registry_client, janitor
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_periodic_requeue_resumes_a_batch_whose_worker_died(
+    no_protection, registry_client, janitor
+) -> None:
     push_image(registry_client, "acme/web", "review-0", created=JAN)
     sync(no_protection)
     batch = plan(no_protection, janitor, "review-0")
     confirm_batch(batch=batch, actor=janitor, reason="cleanup")
-    # The web process died while its thread ran the batch: running, lease expired.
+    # Its worker died mid-batch: running, and the lease has expired since.
     DeletionBatch.objects.filter(pk=batch.pk).update(status="running", lease_expires_at=JAN)
-    settings.TASKS_IN_THREADS = True
+
+    assert requeue_stuck_batches() == 1  # tasks run in-process in the tests
+
     batch.refresh_from_db()
-
-    assert deletion_run.resume_if_abandoned(batch=batch)
-
-    wait_until_all_succeeded()
+    assert batch.status == DeletionBatch.Status.SUCCEEDED
     assert tags_in_registry(registry_client) == set()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_without_a_worker_opening_the_dashboard_restarts_abandoned_batches(
-    settings, client, no_protection, registry_client, janitor
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_periodic_requeue_runs_a_confirmed_batch_no_worker_started(
+    no_protection, registry_client, janitor
+) -> None:
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    sync(no_protection)
+    batch = plan(no_protection, janitor, "review-0")
+    confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    # Confirmed long ago, and its task never reached a worker.
+    DeletionBatch.objects.filter(pk=batch.pk).update(confirmed_at=JAN)
+
+    assert requeue_stuck_batches() == 1
+
+    batch.refresh_from_db()
+    assert batch.status == DeletionBatch.Status.SUCCEEDED
+    assert tags_in_registry(registry_client) == set()
+
+
+def test_the_periodic_requeue_leaves_live_and_fresh_batches_alone(
+    no_protection, registry_client, janitor
+) -> None:
     push_image(registry_client, "acme/web", "review-0", created=JAN)
     push_image(registry_client, "acme/api", "review-1", created=JAN)
     sync(no_protection)
@@ -466,39 +482,27 @@ def test_without_a_worker_opening_the_dashboard_restarts_abandoned_batches(
     queued = plan(no_protection, janitor, "review-1", repository="acme/api")
     for batch in (running, queued):
         confirm_batch(batch=batch, actor=janitor, reason="cleanup")
-    # The web process died: one batch was running (its lease has expired since), the other
-    # was confirmed a minute ago and never started.
-    DeletionBatch.objects.filter(pk=running.pk).update(status="running", lease_expires_at=JAN)
-    DeletionBatch.objects.filter(pk=queued.pk).update(confirmed_at=JAN)
-    settings.TASKS_IN_THREADS = True
-    client.force_login(janitor)
+    assert claim_batch(batch=running) is not None  # a live worker holds it; `queued` is new
 
-    assert client.get("/").status_code == 200
+    assert requeue_stuck_batches() == 0
 
-    wait_until_all_succeeded()
-    assert tags_in_registry(registry_client) == set()
-    assert tags_in_registry(registry_client, "acme/api") == set()
+    assert tags_in_registry(registry_client) == {"review-0"}
+    assert tags_in_registry(registry_client, "acme/api") == {"review-1"}
 
 
-def wait_until_all_succeeded(seconds: float = 20) -> None:
-    """Wait for the batches restarted in background threads to finish, and check they did."""
-    deadline = time.monotonic() + seconds
-    while DeletionBatch.objects.filter(status__in=DeletionBatch.OPEN_STATUSES).exists():
-        assert time.monotonic() < deadline, "the restarted batches did not finish"
-        time.sleep(0.05)
-    statuses = set(DeletionBatch.objects.values_list("status", flat=True))
-    assert statuses == {DeletionBatch.Status.SUCCEEDED}
-
-
-def test_with_workers_a_batch_is_left_to_redelivery(
-    no_protection, registry_client, janitor
+def test_opening_pages_never_starts_a_batch(
+    client, no_protection, registry_client, janitor
 ) -> None:
     push_image(registry_client, "acme/web", "review-0", created=JAN)
     sync(no_protection)
     batch = plan(no_protection, janitor, "review-0")
     confirm_batch(batch=batch, actor=janitor, reason="cleanup")
     DeletionBatch.objects.filter(pk=batch.pk).update(status="running", lease_expires_at=JAN)
-    batch.refresh_from_db()
+    client.force_login(janitor)
 
-    assert not deletion_run.resume_if_abandoned(batch=batch)
+    for url in ("/", f"/deletions/{batch.pk}/", f"/deletions/{batch.pk}/progress/"):
+        assert client.get(url).status_code == 200
+
+    batch.refresh_from_db()
+    assert batch.status == DeletionBatch.Status.RUNNING
     assert tags_in_registry(registry_client) == {"review-0"}

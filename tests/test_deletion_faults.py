@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from registry import deletion_run
 from registry.client import RegistryClient
-from registry.deletion_batches import confirm_batch
-from registry.deletion_plan import plan_deletion
+from registry.deletion import run as deletion_run
+from registry.deletion.batches import confirm_batch
+from registry.deletion.plan import plan_deletion
 from registry.image_builder import Pushed, push_image
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.registries import save_registry

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from registry import deletion_run
 from registry.client import RegistryClient, errors
-from registry.deletion_batches import confirm_batch
-from registry.deletion_plan import plan_deletion
+from registry.deletion import run as deletion_run
+from registry.deletion.batches import confirm_batch
+from registry.deletion.outcomes import now_protected_note
+from registry.deletion.plan import plan_deletion
 from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.sync import sync_registry
@@ -58,7 +59,7 @@ def review_batch(cached_registry, registry_client, janitor, small_chunks) -> Del
     assert sync_registry(registry=cached_registry).status == "succeeded"
     tags = Tag.objects.filter(repository__name="acme/web", name__in=REVIEW_TAGS)
     batch = plan_deletion(registry=cached_registry, tags=tags, actor=janitor, reason="cleanup")
-    confirm_batch(batch=batch, actor=janitor, reason="stale review images", typed_count="")
+    confirm_batch(batch=batch, actor=janitor, reason="stale review images")
     return batch
 
 
@@ -106,7 +107,7 @@ def test_a_protected_tag_moved_onto_a_planned_image_during_the_batch_keeps_it(
 
     target.refresh_from_db()
     assert target.outcome == Outcome.SKIPPED
-    assert target.detail == deletion_run.now_protected_note(["latest"])
+    assert target.detail == now_protected_note(["latest"])
     assert registry_client.head_manifest("acme/web", "latest").digest == target.digest
     assert set(registry_client.list_tags("acme/web")) == {"latest", target.tag}
 

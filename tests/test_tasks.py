@@ -62,3 +62,9 @@ def test_beat_syncs_every_registry_on_the_configured_interval(local_registry) ->
 def test_a_sync_task_for_a_deleted_registry_does_nothing() -> None:
     assert sync_registry_task.delay(987654).get() is None
     assert not SyncRun.objects.exists()
+
+
+def test_beat_hands_stuck_deletion_batches_to_a_worker_every_minute() -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["requeue-stuck-batches"]
+    assert entry["task"] == "registry.tasks.requeue_stuck_batches"
+    assert entry["schedule"] == 60

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from registry.client import RegistryClient
+from registry.deletion.untagging import TagMoved, Untagger
 from registry.image_builder import push_image, retag
-from registry.untagging import TagMoved, Untagger
 from tests.support.fault_proxy import Respond
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)

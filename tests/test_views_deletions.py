@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from registry.client import RegistryClient, errors
-from registry.deletion_batches import (
+from registry.deletion.batches import (
     ALREADY_FINISHED_MESSAGE,
     GC_COMMAND,
     GC_EXPLANATION,
@@ -26,7 +26,7 @@ from registry.deletion_batches import (
     REASON_REQUIRED_MESSAGE,
     typed_count_message,
 )
-from registry.deletion_plan import NOTHING_SELECTED_MESSAGE
+from registry.deletion.plan import NOTHING_SELECTED_MESSAGE
 from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
 from registry.selection import add_tags

@@ -212,7 +212,7 @@ class RegistryClient:
     def delete_tag(self, repository: str, tag: str) -> None:
         """DELETE by tag: distribution 3.x and OCI registries untag (202).
 
-        Distribution 2.8 answers 400 DIGEST_INVALID; see registry.untagging.
+        Distribution 2.8 answers 400 DIGEST_INVALID; see registry.deletion.untagging.
         """
         what = f"removing the tag {repository}:{tag}"
         self.transport.request(

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from registry.dashboard import registry_cards
-from registry.deletion_run import resume_abandoned_batches
+from registry.enqueue import start_sync
 from registry.sync_requests import (
     ALREADY_RUNNING_MESSAGE,
     SYNC_REQUESTED_MESSAGE,
@@ -18,7 +18,6 @@ from registry.sync_requests import (
     SyncState,
     lock_is_live,
     newest_run_id,
-    request_sync,
     sync_state,
 )
 
@@ -42,7 +41,6 @@ def synced_event(name: str) -> str:
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """All cards; `?registry=NAME` only that one (an HTMX card reload gets the card alone)."""
     require_viewer(request)
-    resume_abandoned_batches()  # without a worker only: batches whose thread died
     only = request.GET.get("registry")
     registry = get_registry_for_viewer(request, only) if only else None
     cards = registry_cards(now=timezone.now(), registry=registry)
@@ -60,12 +58,12 @@ def sync_now(request: HtmxHttpRequest, name: str) -> HttpResponse:
         message = note = ALREADY_RUNNING_MESSAGE.format(name=registry.name)
     else:
         sync_request = SyncRequest(after_run_id=newest_run_id(registry=registry), at=now)
-        request_sync(registry=registry)
+        start_sync(registry=registry)
         message = SYNC_REQUESTED_MESSAGE.format(name=registry.name)
     if not request.htmx:
         messages.info(request, message)
         return redirect("dashboard")
-    # Where things stand now: with Celery eager (no Redis) the sync has already run.
+    # Where things stand now (when tasks run eagerly, as in tests, the sync has run).
     registry.refresh_from_db(fields=["sync_lock_token", "sync_lock_expires_at"])
     state = sync_state(registry=registry, request=sync_request, now=timezone.now())
     response = _render_sync(request, state, note=note)

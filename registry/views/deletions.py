@@ -30,7 +30,7 @@ from django_htmx.http import (
 )
 
 from registry import selection
-from registry.deletion_batches import (
+from registry.deletion.batches import (
     ALREADY_FINISHED_MESSAGE,
     GC_COMMAND,
     GC_EXPLANATION,
@@ -46,8 +46,9 @@ from registry.deletion_batches import (
     saved_progress,
     typed_count_message,
 )
-from registry.deletion_plan import plan_deletion
-from registry.deletion_run import request_execution, resume_if_abandoned
+from registry.deletion.plan import plan_deletion
+from registry.enqueue import start_batch
+from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, Registry
 
 from .access import (
@@ -133,15 +134,11 @@ def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Confirm a plan with a reason (and, when big, its size typed back), then run it."""
     batch = get_batch_for_deleter(request, pk)
-    reason = request.POST.get("reason", "")
-    typed_count = request.POST.get("typed_count", "")
+    form = ConfirmBatchForm(request.POST, batch=batch)
     try:
-        batch = confirm_batch(
-            batch=batch,
-            actor=request.user,  # type: ignore[arg-type]
-            reason=reason,
-            typed_count=typed_count,
-        )
+        if not form.is_valid():
+            raise ConfirmationError(form.first_error)
+        batch = confirm_batch(batch=batch, actor=request.user, reason=form.cleaned_data["reason"])
     except ConfirmationError as exc:
         batch.refresh_from_db()
         if batch.status != Status.PLANNED:
@@ -151,14 +148,14 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context = {
             **_status_context(batch),
             "confirm_error": exc.message,
-            "reason": reason,
-            "typed_count": typed_count,
+            "reason": request.POST.get("reason", ""),
+            "typed_count": request.POST.get("typed_count", ""),
         }
         if not wants_partial(request):
             context.update(_items_context(request, batch))
             context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
         return render_page(request, TEMPLATE, context, partial="confirm")
-    request_execution(batch=batch)
+    start_batch(batch=batch)
     messages.success(request, QUEUED_MESSAGE)
     return _redirect(request, reverse("batch", args=[batch.pk]))
 
@@ -189,7 +186,6 @@ def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     polling, and the page is told to reload its items (their outcomes are final).
     """
     batch = get_batch_for_viewer(request, pk)
-    resume_if_abandoned(batch=batch)
     context = _status_context(batch)
     response = render(request, f"{TEMPLATE}#progress", context)
     if context["polling"]:

@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from registry.cleanup_selection import CleanupFilters, InvalidFilter, select_tags
-from registry.deletion_batches import (
+from registry.deletion.batches import (
     GC_COMMAND,
     GC_EXPLANATION,
     GC_UNTAGGED_WARNING,
@@ -22,9 +22,12 @@ from registry.deletion_batches import (
     cancel_batch,
     confirm_batch,
     deleted_tags_planned,
+    saved_progress,
 )
-from registry.deletion_plan import plan_deletion
-from registry.deletion_run import BatchBusy, execute_batch, request_execution
+from registry.deletion.lease import BatchBusy
+from registry.deletion.plan import plan_deletion
+from registry.deletion.run import execute_batch
+from registry.enqueue import start_batch
 from registry.models import DeletionBatch, Registry
 from registry.roles import ADMINS, DELETE_PERMISSION, JANITORS
 
@@ -226,12 +229,7 @@ class Command(BaseCommand):
     def _apply(self, *, batch: DeletionBatch, actor: AbstractBaseUser, reason: str) -> None:
         try:
             # Naming the batch by id on the command line is the confirmation: no typed count.
-            confirm_batch(
-                batch=batch,
-                actor=actor,
-                reason=reason,
-                typed_count=str(actionable_count(batch)),
-            )
+            confirm_batch(batch=batch, actor=actor, reason=reason)
         except ConfirmationError as exc:
             batch.refresh_from_db()
             raise CommandError(not_applied_message(batch, exc.message)) from exc
@@ -240,7 +238,7 @@ class Command(BaseCommand):
             batch = execute_batch(batch=batch)
         except BatchBusy as exc:
             # Confirmed already: the workers run it once the other batch is done.
-            request_execution(batch=batch)
+            start_batch(batch=batch)
             raise CommandError(f"{exc} Batch {batch.pk} is queued for the workers.") from exc
 
         rows = [
@@ -255,11 +253,9 @@ class Command(BaseCommand):
             for item in batch.items.order_by("position")
         ]
         self._table(["REPOSITORY", "TAG", "DIGEST", "ACTION", "OUTCOME", "DETAIL"], rows)
+        outcomes = saved_progress(batch=batch).summary(with_zeros=True, separator=", ")
         self.stdout.write(
-            f"\nBatch {batch.pk}: {_status(batch)}. {batch.deleted_count:,} deleted, "
-            f"{batch.untagged_count:,} untagged, {batch.absent_count:,} already absent, "
-            f"{batch.skipped_count:,} skipped, {batch.refused_count:,} refused, "
-            f"{batch.failed_count:,} failed, {batch.not_attempted_count:,} not attempted. "
+            f"\nBatch {batch.pk}: {_status(batch)}. {outcomes}. "
             f"Size of the images deleted: {_size(batch.bytes_deleted)}."
         )
         if batch.error:

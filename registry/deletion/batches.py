@@ -1,6 +1,6 @@
 """A planned batch's life after the preview: confirm, cancel, and its progress.
 
-Planning is registry.deletion_plan; executing is registry.deletion_run. Here:
+Planning is `registry.deletion.plan`; executing is `registry.deletion.run`. Here:
 what a janitor must give to confirm (a reason; for a big batch, its size typed
 back), cancelling, and the figures the progress page and the CLI show.
 """
@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .models import DeletionBatch, DeletionItem
+from registry.models import DeletionBatch, DeletionItem
 
 # Above this many tags to act on, the janitor types the number to confirm.
 TYPED_CONFIRMATION_THRESHOLD = 50
@@ -69,22 +69,23 @@ def needs_typed_count(batch: DeletionBatch) -> bool:
     return actionable_count(batch) > TYPED_CONFIRMATION_THRESHOLD
 
 
-def confirm_batch(
-    *, batch: DeletionBatch, actor: AbstractBaseUser, reason: str, typed_count: str = ""
-) -> DeletionBatch:
-    """Check the confirmation and queue the batch (the caller enqueues the task).
+def typed_count_matches(batch: DeletionBatch, typed: str) -> bool:
+    """Whether `typed` ("1,204" or "1204") is the number of tags the batch removes."""
+    return typed.replace(",", "").strip() == str(actionable_count(batch))
 
-    Raises ConfirmationError with a message for the form.
+
+def confirm_batch(*, batch: DeletionBatch, actor: AbstractBaseUser, reason: str) -> DeletionBatch:
+    """Queue a planned batch, with the reason the audit log keeps (the caller enqueues it).
+
+    On the web the confirmation form has the count typed back first (ConfirmBatchForm);
+    on the command line, naming the batch by id is the confirmation. Raises
+    ConfirmationError with a message for the user.
     """
     reason = reason.strip()
     if not reason:
         raise ConfirmationError(REASON_REQUIRED_MESSAGE)
     if actionable_count(batch) == 0:
         raise ConfirmationError(NOTHING_TO_DO_MESSAGE)
-    if needs_typed_count(batch) and typed_count.replace(",", "").strip() != str(
-        actionable_count(batch)
-    ):
-        raise ConfirmationError(typed_count_message(actionable_count(batch)))
     # Conditional: two confirmations of one plan queue it once.
     queued = DeletionBatch.objects.filter(pk=batch.pk, status=Status.PLANNED).update(
         status=Status.QUEUED,
@@ -123,8 +124,23 @@ def close_pending_items(*, batch: DeletionBatch, note: str) -> int:
     )
 
 
+# Each outcome an item can end with, and the batch field that keeps its count once the
+# batch has finished: the one place the two are tied together.
+OUTCOME_COUNTERS: dict[Outcome, str] = {
+    Outcome.DELETED: "deleted_count",
+    Outcome.UNTAGGED: "untagged_count",
+    Outcome.ABSENT: "absent_count",
+    Outcome.SKIPPED: "skipped_count",
+    Outcome.REFUSED: "refused_count",
+    Outcome.FAILED: "failed_count",
+    Outcome.NOT_ATTEMPTED: "not_attempted_count",
+}
+
+
 @dataclass(frozen=True)
 class BatchProgress:
+    """How many items have each outcome (fields named as `Outcome`'s values)."""
+
     total: int
     pending: int
     deleted: int
@@ -144,44 +160,36 @@ class BatchProgress:
     def percent(self) -> int:
         return round(100 * self.done / self.total) if self.total else 100
 
+    def count(self, outcome: Outcome) -> int:
+        return int(getattr(self, outcome.value))
+
+    def summary(self, *, with_zeros: bool = False, separator: str = " · ") -> str:
+        """Such as "3 deleted · 1 failed"; every outcome `with_zeros`."""
+        counts = [(self.count(outcome), outcome.label.lower()) for outcome in OUTCOME_COUNTERS]
+        return separator.join(f"{n:,} {label}" for n, label in counts if n or with_zeros)
+
 
 def batch_progress(*, batch: DeletionBatch) -> BatchProgress:
     """Counts by outcome, in one query over the batch's items."""
     counts = DeletionItem.objects.filter(batch=batch).aggregate(
         total=Count("pk"),
-        **{
-            outcome.value: Count("pk", filter=Q(outcome=outcome))
-            for outcome in DeletionItem.Outcome
-        },
+        **{outcome.value: Count("pk", filter=Q(outcome=outcome)) for outcome in Outcome},
     )
-    return BatchProgress(
-        total=counts["total"],
-        pending=counts[Outcome.PENDING],
-        deleted=counts[Outcome.DELETED],
-        untagged=counts[Outcome.UNTAGGED],
-        absent=counts[Outcome.ABSENT],
-        skipped=counts[Outcome.SKIPPED],
-        refused=counts[Outcome.REFUSED],
-        failed=counts[Outcome.FAILED],
-        not_attempted=counts[Outcome.NOT_ATTEMPTED],
-        bytes_deleted=bytes_deleted(batch=batch),
-    )
+    return BatchProgress(**counts, bytes_deleted=bytes_deleted(batch=batch))
 
 
 def saved_progress(*, batch: DeletionBatch) -> BatchProgress:
     """The figures a finished batch saved when it ended (no query)."""
+    counts = {outcome.value: getattr(batch, field) for outcome, field in OUTCOME_COUNTERS.items()}
     return BatchProgress(
-        total=batch.tags_planned,
-        pending=0,
-        deleted=batch.deleted_count,
-        untagged=batch.untagged_count,
-        absent=batch.absent_count,
-        skipped=batch.skipped_count,
-        refused=batch.refused_count,
-        failed=batch.failed_count,
-        not_attempted=batch.not_attempted_count,
-        bytes_deleted=batch.bytes_deleted,
+        total=batch.tags_planned, pending=0, **counts, bytes_deleted=batch.bytes_deleted
     )
+
+
+def counters_of(progress: BatchProgress) -> dict[str, int]:
+    """The batch fields that keep `progress` once the batch has finished."""
+    counts = {field: progress.count(outcome) for outcome, field in OUTCOME_COUNTERS.items()}
+    return {**counts, "bytes_deleted": progress.bytes_deleted}
 
 
 def bytes_deleted(*, batch: DeletionBatch) -> int:

@@ -1,18 +1,14 @@
 """Planning a deletion: what each selected tag would cost, saved as a batch to preview.
 
-`DELETE /v2/<name>/manifests/<digest>` removes every tag that points at the
-digest, so the action is decided per manifest, from the cache:
-
-- every tag on the digest is in the plan: *delete the manifest*;
-- a tag on the digest is protected (by name, or by the rules): *refused*, for
-  every planned tag on it;
-- other tags share the digest, or a multi-arch image (an index) lists it as a
-  platform child: *untag only*, and the image stays.
+The action is decided per manifest, from the cache, by the one rule of
+`registry.deletion.decision`: every tag on the digest is in the plan, *delete the
+manifest*; a protected tag holds it, *refused* for every planned tag on it; other
+tags share it or a multi-arch image lists it, *untag only*, and the image stays.
 
 Signature, attestation and SBOM tags (`sha256-<hex>.sig`: the OCI referrers
 fallback) of a digest that will be deleted join the plan, so nothing is left
 orphaned. The batch is saved *planned*: its items are exactly what the preview
-shows, and execution never acts on anything else (registry.deletion_run).
+shows, and execution never acts on anything else (`registry.deletion.run`).
 """
 
 from __future__ import annotations
@@ -21,13 +17,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
-from .models import DeletionBatch, DeletionItem, Layer, Manifest, Registry, Tag
-from .staleness import REFERRER_TAG
+from registry.models import DeletionBatch, DeletionItem, Layer, Manifest, Registry, Tag
+from registry.staleness import REFERRER_TAG
+
+from .decision import DigestAction, DigestDecision, DigestHolders, decide_digest
 
 NOTHING_SELECTED_MESSAGE = "Nothing is selected: select the tags to delete first."
 ITEM_CHUNK = 1000
@@ -83,8 +82,21 @@ class _PlannedTag:
     subject_tags: list[str] = field(default_factory=list)
 
 
+class Holder(NamedTuple):
+    """A cached tag on a planned manifest."""
+
+    name: str
+    protected: bool
+    reason: str  # why it is (not) stale; for a protected tag, the pattern it matches
+
+
+Holders = dict[int, list[Holder]]  # manifest id -> every tag on it, by name
+
+
 @dataclass(frozen=True)
 class _Decision:
+    """A planned manifest's action, and the words the preview shows for it."""
+
     action: str
     note: str = ""
     shared_with: tuple[str, ...] = ()
@@ -151,16 +163,14 @@ def _planned_tags(tags: QuerySet[Tag]) -> list[_PlannedTag]:
     return [_PlannedTag(*row) for row in rows]
 
 
-def _holders_of(
-    *, manifest_ids: Iterable[int] | QuerySet[Tag]
-) -> dict[int, list[tuple[str, bool, str]]]:
-    """Every tag (name, protected, reason) on these manifests, by manifest id."""
-    holders: dict[int, list[tuple[str, bool, str]]] = defaultdict(list)
+def _holders_of(*, manifest_ids: Iterable[int] | QuerySet[Tag]) -> Holders:
+    """Every tag on these manifests, by manifest id."""
+    holders: Holders = defaultdict(list)
     rows = Tag.objects.filter(manifest_id__in=manifest_ids).values_list(
         "manifest_id", "name", "is_protected", "stale_reason"
     )
     for manifest_id, name, protected, reason in rows.order_by("name"):
-        holders[manifest_id].append((name, protected, reason))
+        holders[manifest_id].append(Holder(name, protected, reason))
     return holders
 
 
@@ -179,7 +189,7 @@ def _companions(
     registry: Registry,
     selected: list[_PlannedTag],
     decisions: dict[int, _Decision],
-    holders: dict[int, list[tuple[str, bool, str]]],
+    holders: Holders,
 ) -> list[_PlannedTag]:
     """Referrer tags of the digests to be deleted that are not selected themselves."""
     deleted = {
@@ -203,7 +213,7 @@ def _companions(
         if subject is None or candidate.id in chosen or not REFERRER_TAG.match(candidate.name):
             continue
         candidate.companion_of = subject.digest
-        candidate.subject_tags = [name for name, _, _ in holders[subject.manifest_id]]
+        candidate.subject_tags = [holder.name for holder in holders[subject.manifest_id]]
         companions.append(candidate)
     return companions
 
@@ -212,28 +222,33 @@ def _companions(
 
 
 def _decide(
-    selected: list[_PlannedTag],
-    *,
-    holders: dict[int, list[tuple[str, bool, str]]],
-    in_index: set[int],
+    selected: list[_PlannedTag], *, holders: Holders, in_index: set[int]
 ) -> dict[int, _Decision]:
-    """The action for each planned manifest (by id)."""
+    """The action for each planned manifest (by id), and its note."""
     decisions = {}
     for manifest_id, names in _names_by_manifest(selected).items():
         everyone = holders.get(manifest_id, [])
-        protected = [name for name, is_protected, _ in everyone if is_protected]
-        others = [name for name, _, _ in everyone if name not in names]
-        if protected:
-            decisions[manifest_id] = _Decision(Action.REFUSE, shares_protected_note(protected))
-        elif others:
-            decisions[manifest_id] = _Decision(
-                Action.UNTAG, shares_digest_note(others), tuple(others)
-            )
-        elif manifest_id in in_index:
-            decisions[manifest_id] = _Decision(Action.UNTAG, index_child_note())
-        else:
-            decisions[manifest_id] = _Decision(Action.DELETE)
+        decision = decide_digest(
+            planned=names,
+            holders=DigestHolders(
+                tags=frozenset(holder.name for holder in everyone),
+                protected=frozenset(holder.name for holder in everyone if holder.protected),
+                in_index=manifest_id in in_index,
+            ),
+        )
+        decisions[manifest_id] = _planned(decision)
     return decisions
+
+
+def _planned(decision: DigestDecision) -> _Decision:
+    """A digest's decision, as the preview words it."""
+    if decision.action == DigestAction.PROTECTED:
+        return _Decision(Action.REFUSE, shares_protected_note(list(decision.protected)))
+    if decision.action == DigestAction.DELETE:
+        return _Decision(Action.DELETE)
+    if decision.others:
+        return _Decision(Action.UNTAG, shares_digest_note(list(decision.others)), decision.others)
+    return _Decision(Action.UNTAG, index_child_note())
 
 
 def _names_by_manifest(selected: list[_PlannedTag]) -> dict[int, list[str]]:
@@ -262,7 +277,7 @@ def _save_items(
     batch: DeletionBatch,
     selected: list[_PlannedTag],
     decisions: dict[int, _Decision],
-    holders: dict[int, list[tuple[str, bool, str]]],
+    holders: Holders,
 ) -> None:
     planned = _names_by_manifest(selected)
     # By repository and tag; a signature right after the image it goes with.

@@ -24,9 +24,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from .client import RegistryClient, errors
-from .client.manifests import compute_digest
-from .client.media_types import OCI_CONFIG, OCI_MANIFEST
+from registry.client import RegistryClient, errors
+from registry.client.manifests import compute_digest
+from registry.client.media_types import OCI_CONFIG, OCI_MANIFEST
 
 PLACEHOLDER_ANNOTATION = "org.registry-janitor.placeholder"
 # One empty config, shared by every placeholder of a repository.

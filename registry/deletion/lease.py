@@ -1,0 +1,88 @@
+"""Who runs a batch: one worker at a time, holding it by a lease it renews as it goes.
+
+A worker claims a batch with a conditional UPDATE, so two deliveries of the same
+task never run it twice; a lease that was not renewed in time belongs to a dead
+worker, and the next delivery takes the batch over. Only one live batch deletes
+in a repository at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from registry.models import DeletionBatch, DeletionItem
+
+Status = DeletionBatch.Status
+Outcome = DeletionItem.Outcome
+
+# A queued batch that no worker has started this long after its confirmation was lost
+# on the way to the worker (the broker was down, or lost it): it is handed over again.
+QUEUE_PATIENCE = timedelta(minutes=2)
+
+
+class BatchBusy(Exception):
+    """Another worker holds this batch, or another batch runs on one of its repositories."""
+
+
+def claim_batch(*, batch: DeletionBatch) -> uuid.UUID | None:
+    """Take the batch for this worker: a conditional UPDATE, so only one worker wins."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    lease_expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    with transaction.atomic():
+        if _repositories_busy(batch=batch, now=now):
+            raise BatchBusy(f"Another batch is deleting in the repositories of batch {batch.pk}.")
+        claimed = (
+            DeletionBatch.objects.filter(pk=batch.pk)
+            .filter(Q(status=Status.QUEUED) | (Q(status=Status.RUNNING) & lease_expired))
+            .update(
+                status=Status.RUNNING,
+                lease_token=token,
+                lease_expires_at=now + lease_duration(),
+                started_at=Coalesce(F("started_at"), Value(now)),
+            )
+        )
+    if claimed:
+        return token
+    if DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING).exists():
+        raise BatchBusy(f"Batch {batch.pk} is held by a live worker.")
+    return None
+
+
+def _repositories_busy(*, batch: DeletionBatch, now: datetime) -> bool:
+    """Whether another live batch still has pending items in one of this batch's repositories."""
+    mine = DeletionItem.objects.filter(batch=batch, outcome=Outcome.PENDING).values(
+        "repository_name"
+    )
+    return (
+        DeletionItem.objects.filter(
+            batch__registry_id=batch.registry_id,
+            batch__status=Status.RUNNING,
+            batch__lease_expires_at__gte=now,
+            outcome=Outcome.PENDING,
+            repository_name__in=mine,
+        )
+        .exclude(batch_id=batch.pk)
+        .exists()
+    )
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.DELETION_LEASE_SECONDS)
+
+
+def stuck_batches(*, now: datetime) -> QuerySet[DeletionBatch]:
+    """Batches no worker is running although they should run: queued long ago and never
+    started, or running with an expired lease (their worker died)."""
+    never_started = Q(
+        status=Status.QUEUED, started_at__isnull=True, confirmed_at__lt=now - QUEUE_PATIENCE
+    )
+    lease_expired = Q(status=Status.RUNNING, lease_expires_at__lt=now)
+    return DeletionBatch.objects.filter(never_started | lease_expired)

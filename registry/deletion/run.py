@@ -1,0 +1,467 @@
+"""Executing a confirmed deletion batch: re-check, then delete exactly what was previewed.
+
+Nothing is recoverable, so before the deletes of each repository its tag → digest
+map is read again from the registry (a HEAD per tag), and every item is decided
+against it, never against the cache:
+
+- the tag is gone: *already absent* (a success);
+- the tag points at another digest (re-pushed since the preview): *skipped*;
+- the digest now also carries a tag outside the plan (or a multi-arch image
+  lists it): a planned manifest delete is downgraded to *untag only*;
+- the digest now carries a protected tag: *skipped*.
+
+Before each further chunk of requests in the repository, the tag list is read again
+and every new or protected tag gets a HEAD, so a tag pushed onto a digest while the
+batch runs (a CI job promoting an image) keeps it. What no API can close is the
+moment between that read and the DELETE itself.
+
+The registry refusing deletes at all (405, or credentials without the delete
+right) stops the batch after the first item. Rate limits and 5xx are retried by
+the client; an item that still fails is *failed* and the batch goes on.
+
+Resumable: a worker holds the batch by a lease it renews as it goes; items are
+saved in small chunks, each marked *attempted* before its request. A task
+redelivered after its worker died takes the batch over once the lease expires,
+and goes on with the pending items only: a pending item that was attempted and
+whose tag is now gone is recorded as deleted, not deleted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from registry.chunking import chunks
+from registry.client import RegistryClient, errors
+from registry.connect import client_for
+from registry.models import DeletionBatch, DeletionItem, Repository, Tag
+from registry.staleness import protection_check, refresh_staleness, rules_for
+from registry.sync import count_tags_per_manifest, remove_orphan_manifests
+
+from .batches import CANCELLED_NOTE, batch_progress, close_pending_items, counters_of
+from .decision import DigestAction, decide_digest
+from .lease import claim_batch, lease_duration
+from .live import LiveRepository, read_changes, read_live_repository
+from .outcomes import (
+    ALREADY_ABSENT,
+    CHANGED_SINCE_PREVIEW,
+    SUBJECT_KEPT,
+    OutcomeBuffer,
+    Result,
+    absent_result,
+    downgraded_note,
+    now_protected_note,
+    recheck_failed_midway_note,
+    recheck_failed_note,
+    stopped_note,
+)
+from .untagging import TagMoved, Untagger
+
+logger = logging.getLogger(__name__)
+
+Status = DeletionBatch.Status
+Outcome = DeletionItem.Outcome
+Action = DeletionItem.Action
+
+# The registry refuses deletes altogether (405), or these credentials may not delete
+# (GitLab drops the action from the token silently; the DELETE then gets 401/403),
+# or may not push a placeholder (PushRightsMissing is an AccessDenied).
+STOPPING_ERRORS = (errors.DeleteDisabled, errors.AuthenticationFailed, errors.AccessDenied)
+
+CHUNK = 100  # operations between two lease renewals and cancel checks
+
+
+class _StopBatch(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _RecheckFailed(Exception):
+    def __init__(self, error: errors.RegistryError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _LeaseLost(Exception):
+    """Another worker took the batch over (ours looked dead): stop touching it."""
+
+
+def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:
+    """Run a queued batch (or resume a running one whose worker died) to its end.
+
+    Returns the batch as it stands. Raises BatchBusy when it must wait its turn;
+    does nothing for a batch that is planned only, or finished.
+    """
+    token = claim_batch(batch=batch)
+    if token is None:
+        batch.refresh_from_db()
+        return batch
+    own_client = client is None
+    client = client or client_for(batch.registry)
+    try:
+        _BatchRun(batch=batch, client=client, token=token).run()
+    except _LeaseLost:
+        logger.warning("Deletion batch %s was taken over by another worker", batch.pk)
+    finally:
+        if own_client:
+            client.close()
+    batch.refresh_from_db()
+    return batch
+
+
+# -- one run -------------------------------------------------------------------------
+
+
+@dataclass
+class _Operation:
+    """One request (or pair, for a placeholder untag) and the items it settles."""
+
+    kind: str  # "delete" or "untag"
+    repository: str
+    digest: str
+    items: list[DeletionItem]
+    note: str = ""
+
+
+@dataclass
+class _Decided:
+    """A repository's pending items, decided: settled already, or requests to make."""
+
+    settled: list[tuple[list[DeletionItem], Result]] = field(default_factory=list)
+    operations: list[_Operation] = field(default_factory=list)
+
+    def settle(self, items: list[DeletionItem], result: Result) -> None:
+        self.settled.append((items, result))
+
+
+class _BatchRun:
+    def __init__(self, *, batch: DeletionBatch, client: RegistryClient, token: uuid.UUID) -> None:
+        self.batch = batch
+        self.client = client
+        self.token = token
+        self.untagger = Untagger(client)
+        self.is_protected = protection_check(rules=rules_for(registry=batch.registry))
+        # (repository, digest) deleted by this batch, in this run or before a restart.
+        self.deleted_digests: set[tuple[str, str]] = set(
+            DeletionItem.objects.filter(batch=batch, outcome=Outcome.DELETED).values_list(
+                "repository_name", "digest"
+            )
+        )
+        self.first_request_done = False
+
+    def run(self) -> None:
+        stop_message = ""
+        cancelled = False
+        for repository in self._repositories():
+            if self._cancel_requested():
+                cancelled = True
+                break
+            self._renew_lease(current_repository=repository)
+            try:
+                self._run_repository(repository)
+            except _StopBatch as stop:
+                stop_message = stop.message
+                break
+            if self._cancel_requested():
+                cancelled = True
+                break
+        if stop_message:
+            close_pending_items(batch=self.batch, note=stopped_note(stop_message))
+        elif cancelled:
+            close_pending_items(batch=self.batch, note=CANCELLED_NOTE)
+        self._finish(stop_message=stop_message, cancelled=cancelled)
+
+    # -- per repository ------------------------------------------------------------------
+
+    def _repositories(self) -> list[str]:
+        rows = (
+            DeletionItem.objects.filter(batch=self.batch, outcome=Outcome.PENDING)
+            .values("repository_name")
+            .annotate(first=Min("position"))
+            .order_by("first")
+        )
+        return [row["repository_name"] for row in rows]
+
+    def _pending(self, repository: str) -> list[DeletionItem]:
+        return list(
+            DeletionItem.objects.filter(
+                batch=self.batch, repository_name=repository, outcome=Outcome.PENDING
+            ).order_by("position")
+        )
+
+    def _run_repository(self, repository: str) -> None:
+        items = self._pending(repository)
+        try:
+            live = read_live_repository(
+                client=self.client, registry=self.batch.registry, repository=repository
+            )
+        except STOPPING_ERRORS as exc:
+            raise _StopBatch(exc.message) from exc
+        except errors.RegistryError as exc:
+            note = recheck_failed_note(repository, exc.message)
+            self._save([(items, Result(Outcome.FAILED, note, exc.status))])
+            return
+        # Every tag this batch plans to remove from the repository, finished or not.
+        planned = set(
+            DeletionItem.objects.filter(batch=self.batch, repository_name=repository)
+            .exclude(action=Action.REFUSE)
+            .values_list("tag", flat=True)
+        )
+        decided = self._decide(repository=repository, items=items, live=live, planned=planned)
+        self._save(decided.settled)
+        # Companions (signatures) go after the images they belong to.
+        main = [op for op in decided.operations if not op.items[0].companion_of]
+        companions = [op for op in decided.operations if op.items[0].companion_of]
+        try:
+            self._perform(main, live=live, planned=planned)
+            self._perform(
+                self._companions_to_delete(repository, companions, live), live=live, planned=planned
+            )
+        except _RecheckFailed as failed:
+            note = recheck_failed_midway_note(repository, failed.error.message)
+            result = Result(Outcome.FAILED, note, failed.error.status)
+            self._save([(self._pending(repository), result)])
+        self._update_cache(repository)
+
+    def _decide(
+        self,
+        *,
+        repository: str,
+        items: list[DeletionItem],
+        live: LiveRepository,
+        planned: set[str],
+    ) -> _Decided:
+        """Each pending item against what the registry holds now (nothing is saved here)."""
+        decided = _Decided()
+        by_digest: dict[str, list[DeletionItem]] = defaultdict(list)
+        for item in items:
+            now_at = live.tags.get(item.tag)
+            if now_at is None:
+                decided.settle([item], absent_result(item))
+            elif now_at != item.digest:
+                decided.settle([item], Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW))
+            else:
+                by_digest[item.digest].append(item)
+        for digest, group in by_digest.items():
+            self._decide_digest(repository, digest, group, live=live, planned=planned, into=decided)
+        return decided
+
+    def _decide_digest(
+        self,
+        repository: str,
+        digest: str,
+        group: list[DeletionItem],
+        *,
+        live: LiveRepository,
+        planned: set[str],
+        into: _Decided,
+    ) -> None:
+        """The requests that remove `group` (the pending tags on `digest`), as `live` stands:
+        the manifest when nothing else holds it, else each tag alone; none when a protected
+        tag now holds it (the group is skipped)."""
+        deleting = all(item.action == Action.DELETE for item in group)
+        decision = decide_digest(
+            planned=[item.tag for item in group],
+            holders=live.digest_holders(digest, is_protected=self.is_protected),
+            may_delete=deleting,
+        )
+        if decision.action == DigestAction.PROTECTED:
+            into.settle(
+                group, Result(Outcome.SKIPPED, now_protected_note(list(decision.protected)))
+            )
+        elif decision.action == DigestAction.DELETE:
+            into.operations.append(_Operation("delete", repository, digest, group))
+        else:
+            unplanned = sorted(set(decision.others) - planned)
+            note = downgraded_note(unplanned) if deleting and unplanned else ""
+            into.operations += [
+                _Operation("untag", repository, digest, [item], note=note) for item in group
+            ]
+
+    def _companions_to_delete(
+        self, repository: str, operations: list[_Operation], live: LiveRepository
+    ) -> list[_Operation]:
+        """Signature tags go only with their image: deleted now, or already gone."""
+        kept = []
+        for operation in operations:
+            subject = operation.items[0].companion_of
+            if (repository, subject) in self.deleted_digests or not live.holders(subject):
+                kept.append(operation)
+            else:
+                self._save([(operation.items, Result(Outcome.SKIPPED, SUBJECT_KEPT))])
+        return kept
+
+    # -- acting ------------------------------------------------------------------------
+
+    def _perform(
+        self, operations: list[_Operation], *, live: LiveRepository, planned: set[str]
+    ) -> None:
+        if not operations:
+            return
+        if not self.first_request_done:
+            # The first request alone: a registry that refuses deletes stops the batch
+            # after one item, not after a pool's worth.
+            self._perform_chunk(operations[:1], live=live)
+            self.first_request_done = True
+            operations = operations[1:]
+        for chunk in chunks(operations, CHUNK):
+            if self._cancel_requested():
+                return
+            if not live.fresh:
+                try:
+                    chunk = self._recheck(chunk, live=live, planned=planned)
+                except STOPPING_ERRORS as exc:
+                    raise _StopBatch(exc.message) from exc
+                except errors.RegistryError as exc:
+                    raise _RecheckFailed(exc) from exc
+            self._perform_chunk(chunk, live=live)
+            self._renew_lease()
+
+    def _recheck(
+        self, chunk: list[_Operation], *, live: LiveRepository, planned: set[str]
+    ) -> list[_Operation]:
+        """Just before a chunk of requests: each manifest delete decided again against the
+        tags pushed since the registry was last read (see `read_changes`)."""
+        repository = chunk[0].repository
+        read_changes(
+            client=self.client,
+            registry=self.batch.registry,
+            repository=repository,
+            live=live,
+            is_protected=self.is_protected,
+        )
+        decided = _Decided()
+        for operation in chunk:
+            if operation.kind == "delete":
+                self._decide_digest(
+                    repository,
+                    operation.digest,
+                    operation.items,
+                    live=live,
+                    planned=planned,
+                    into=decided,
+                )
+            else:
+                decided.operations.append(operation)  # the untagger checks its tag itself
+        self._save(decided.settled)
+        return decided.operations
+
+    def _perform_chunk(self, chunk: list[_Operation], *, live: LiveRepository) -> None:
+        live.fresh = False
+        self._mark_attempted(chunk)
+        stop: _StopBatch | None = None
+        outcomes = OutcomeBuffer()
+        try:
+            for operation, result, error in self.client.map_concurrently(self._act, chunk):
+                if error is not None:
+                    result = Result(Outcome.FAILED, error.message, error.status)
+                    if isinstance(error, STOPPING_ERRORS):
+                        stop = stop or _StopBatch(error.message)
+                assert result is not None
+                if result.outcome == Outcome.UNTAGGED and operation.note:
+                    result.detail = operation.note
+                self._remember(operation.items, result)
+                outcomes.add(operation.items, result)
+                if outcomes.due():
+                    outcomes.save()
+        finally:
+            outcomes.save()
+        if stop is not None:
+            raise stop
+
+    def _act(self, operation: _Operation) -> Result:
+        if operation.kind == "delete":
+            try:
+                self.client.delete_manifest(operation.repository, operation.digest)
+            except errors.NotFound:
+                return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
+            return Result(Outcome.DELETED, http_status=202)
+        item = operation.items[0]
+        try:
+            untagged = self.untagger.untag(
+                repository=operation.repository, tag=item.tag, digest=operation.digest
+            )
+        except TagMoved:
+            return Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW)
+        except errors.NotFound:
+            return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
+        return Result(Outcome.UNTAGGED, http_status=untagged.http_status)
+
+    # -- saving --------------------------------------------------------------------------
+
+    def _remember(self, items: list[DeletionItem], result: Result) -> None:
+        """Digests this batch deleted: their signatures may go too."""
+        if result.outcome == Outcome.DELETED:
+            self.deleted_digests.update((item.repository_name, item.digest) for item in items)
+
+    def _save(self, settled: list[tuple[list[DeletionItem], Result]]) -> None:
+        outcomes = OutcomeBuffer()
+        for items, result in settled:
+            self._remember(items, result)
+            outcomes.add(items, result)
+        outcomes.save()
+
+    def _mark_attempted(self, operations: list[_Operation]) -> None:
+        ids = [item.pk for operation in operations for item in operation.items]
+        DeletionItem.objects.filter(pk__in=ids).update(attempted_at=timezone.now())
+
+    def _update_cache(self, repository: str) -> None:
+        """Drop the tags this batch removed (or found gone) from the cache, and what they held."""
+        gone = DeletionItem.objects.filter(
+            batch=self.batch,
+            repository_name=repository,
+            outcome__in=[Outcome.DELETED, Outcome.UNTAGGED, Outcome.ABSENT],
+        ).values_list("tag", flat=True)
+        repo = Repository.objects.filter(registry=self.batch.registry, name=repository).first()
+        if repo is None:
+            return
+        names = list(gone)
+        with transaction.atomic():
+            for chunk in chunks(names):
+                Tag.objects.filter(repository=repo, name__in=chunk).delete()
+            remove_orphan_manifests(repo)
+            count_tags_per_manifest(repo)
+        refresh_staleness(registry=self.batch.registry, repository_ids=[repo.pk])
+
+    # -- the batch row -----------------------------------------------------------------
+
+    def _renew_lease(self, **changes: str) -> None:
+        renewed = DeletionBatch.objects.filter(
+            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
+        ).update(lease_expires_at=timezone.now() + lease_duration(), **changes)
+        if not renewed:
+            raise _LeaseLost
+
+    def _cancel_requested(self) -> bool:
+        return DeletionBatch.objects.filter(pk=self.batch.pk, cancel_requested=True).exists()
+
+    def _finish(self, *, stop_message: str, cancelled: bool) -> None:
+        progress = batch_progress(batch=self.batch)
+        if stop_message:
+            status = Status.FAILED
+        elif cancelled:
+            status = Status.CANCELLED
+        elif progress.failed:
+            status = Status.PARTIAL
+        else:
+            status = Status.SUCCEEDED
+        finished = DeletionBatch.objects.filter(
+            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
+        ).update(
+            status=status,
+            error=stop_message,
+            finished_at=timezone.now(),
+            current_repository="",
+            lease_token=None,
+            lease_expires_at=None,
+            **counters_of(progress),
+        )
+        if not finished:
+            raise _LeaseLost
