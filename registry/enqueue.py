@@ -3,6 +3,11 @@
 Work is handed to Celery once the current transaction commits, so a worker never
 looks for rows that are not there yet. Nothing else in the app imports the tasks:
 pages, selectors and domain modules stay free of Celery.
+
+Called outside a transaction (as the views do), a broker that cannot be reached
+raises QueueUnavailable at once, so the page can say so; nothing is lost either
+way: a sync is asked for again by the next click or beat, and a confirmed batch
+stays queued until a worker takes it (see `registry.tasks.requeue_stuck_batches`).
 """
 
 from __future__ import annotations
@@ -12,24 +17,51 @@ from functools import partial
 
 from celery import Task
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from .models import DeletionBatch, Registry
 from .tasks import execute_deletion_batch_task, sync_registry_task
 
 logger = logging.getLogger(__name__)
 
+# Publishing gives up after about a second when the broker is down: a page must not hang.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4}
+
+
+SYNC_NOT_SENT_MESSAGE = (
+    "The task queue (Redis) could not be reached, so no worker was asked to sync {name}. "
+    "Check that Redis and the Celery worker are running, then try again."
+)
+BATCH_NOT_SENT_MESSAGE = (
+    "The deletion is confirmed, but the task queue (Redis) could not be reached, so no "
+    "worker has it yet. Nothing has been deleted. It starts by itself once the queue is "
+    "back, or hand it to a worker again from this page."
+)
+
+
+class QueueUnavailable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
 
 def start_sync(*, registry: Registry) -> None:
-    """Ask a worker to sync the registry."""
-    _send(sync_registry_task, registry.pk)
+    """Ask a worker to sync the registry. Raises QueueUnavailable."""
+    _send(sync_registry_task, registry.pk, failure=SYNC_NOT_SENT_MESSAGE.format(name=registry.name))
 
 
 def start_batch(*, batch: DeletionBatch) -> None:
-    """Ask a worker to run (or resume) a confirmed deletion batch."""
-    _send(execute_deletion_batch_task, batch.pk)
+    """Ask a worker to run (or resume) a confirmed deletion batch. Raises QueueUnavailable."""
+    _send(execute_deletion_batch_task, batch.pk, failure=BATCH_NOT_SENT_MESSAGE)
 
 
-def _send(task: Task, *args: object) -> None:
-    # A broker that is down is logged, and the page shows that no worker started the
-    # work (a sync "not picked up", a batch left queued) instead of failing the request.
-    transaction.on_commit(partial(task.delay, *args), robust=True)
+def _send(task: Task, *args: object, failure: str) -> None:
+    transaction.on_commit(partial(_publish, task, args, failure=failure))
+
+
+def _publish(task: Task, args: tuple[object, ...], *, failure: str) -> None:
+    try:
+        task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+    except OperationalError as exc:
+        logger.warning("Could not hand %s%r to the broker: %s", task.name, args, exc)
+        raise QueueUnavailable(failure) from exc

@@ -13,42 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from registry.client import RegistryClient
 from registry.deletion import run as deletion_run
-from registry.deletion.batches import confirm_batch
-from registry.deletion.plan import plan_deletion
-from registry.image_builder import Pushed, push_image
+from registry.image_builder import push_image
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry
+from tests.support.deletion import deletes_of, plan_and_confirm
 from tests.support.fault_proxy import Delay, Respond, distribution_error
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)
 Outcome = DeletionItem.Outcome
-
-
-@pytest.fixture
-def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  # type: ignore[no-untyped-def]
-    """Six review images behind a fault proxy, synced; returns (registry, proxy, pushed)."""
-    pushed = {
-        f"review-{n}": push_image(registry_client, "acme/web", f"review-{n}", created=JAN)
-        for n in range(6)
-    }
-    proxy = fault_proxy(local_registry.url)
-    registry, _ = save_registry(name="proxied", url=proxy.url)
-    StalenessRules.objects.create(registry=registry, protected_patterns=[])
-    assert sync_registry(registry=registry).status == "succeeded"
-    return registry, proxy, pushed
-
-
-def plan_and_confirm(registry, janitor, names) -> DeletionBatch:  # type: ignore[no-untyped-def]
-    tags = Tag.objects.filter(repository__registry=registry, name__in=names)
-    batch = plan_deletion(registry=registry, tags=tags, actor=janitor, reason="cleanup")
-    return confirm_batch(batch=batch, actor=janitor, reason="stale review images")
-
-
-def deletes_of(proxy, image: Pushed) -> int:  # type: ignore[no-untyped-def]
-    return len(proxy.requests_matching("DELETE", f"/manifests/{image.digest}$"))
 
 
 def test_a_500_and_a_429_mid_batch_give_exact_outcomes_and_nothing_is_deleted_twice(
@@ -105,7 +79,7 @@ def test_a_500_and_a_429_mid_batch_give_exact_outcomes_and_nothing_is_deleted_tw
     assert registry_client.list_tags("acme/web") == []
 
 
-def test_a_registry_down_before_the_recheck_fails_the_items_and_deletes_nothing(
+def test_a_registry_down_before_the_recheck_attempts_nothing_and_deletes_nothing(
     proxied, registry_client, janitor
 ) -> None:
     registry, proxy, _ = proxied
@@ -116,6 +90,8 @@ def test_a_registry_down_before_the_recheck_fails_the_items_and_deletes_nothing(
 
     proxy.set_down(False)
     assert batch.status == DeletionBatch.Status.PARTIAL
+    assert set(batch.items.values_list("outcome", flat=True)) == {Outcome.NOT_ATTEMPTED}
+    assert not proxy.requests_matching("DELETE", "/manifests/")
     details = set(batch.items.values_list("detail", flat=True))
     assert len(details) == 1
     assert details.pop().startswith("Could not re-check acme/web before deleting")

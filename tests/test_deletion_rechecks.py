@@ -112,7 +112,7 @@ def test_a_protected_tag_moved_onto_a_planned_image_during_the_batch_keeps_it(
     assert set(registry_client.list_tags("acme/web")) == {"latest", target.tag}
 
 
-def test_when_the_registry_cannot_be_read_again_the_rest_of_the_repository_is_left(
+def test_when_the_registry_cannot_be_read_again_the_rest_is_left_and_not_attempted(
     local_registry, registry_client, review_batch, fault_proxy
 ) -> None:  # type: ignore[no-untyped-def]
     proxy = fault_proxy(local_registry.url)
@@ -129,7 +129,9 @@ def test_when_the_registry_cannot_be_read_again_the_rest_of_the_repository_is_le
     assert first is not None
     assert first.outcome == Outcome.DELETED
     rest = batch.items.exclude(pk=first.pk)
-    assert set(rest.values_list("outcome", flat=True)) == {Outcome.FAILED}
+    # Never sent: not attempted, not failed (the audit log must not blame the registry
+    # for requests it never received).
+    assert set(rest.values_list("outcome", flat=True)) == {Outcome.NOT_ATTEMPTED}
     assert all("could not be read again" in item.detail for item in rest)
     assert all("storage backend unavailable" in item.detail for item in rest)
     remaining = set(registry_client.list_tags("acme/web"))

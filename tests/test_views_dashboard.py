@@ -360,7 +360,10 @@ def test_sync_now_enqueues_the_registry_sync_after_commit(
 ) -> None:  # type: ignore[no-untyped-def]
     registry = RegistryFactory()
     enqueued: list[int] = []
-    monkeypatch.setattr("registry.tasks.sync_registry_task.delay", enqueued.append)
+    monkeypatch.setattr(
+        "registry.tasks.sync_registry_task.apply_async",
+        lambda args, **options: enqueued.append(args[0]),
+    )
     client.force_login(janitor)
 
     with django_capture_on_commit_callbacks() as callbacks:

@@ -27,6 +27,7 @@ from registry.deletion.batches import (
     typed_count_message,
 )
 from registry.deletion.plan import NOTHING_SELECTED_MESSAGE
+from registry.enqueue import BATCH_NOT_SENT_MESSAGE, SYNC_NOT_SENT_MESSAGE
 from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
 from registry.selection import add_tags
@@ -36,9 +37,11 @@ from registry.views.deletions import (
     BATCH_PAGE_SIZE,
     CANCEL_REQUESTED_MESSAGE,
     DISCARDED_MESSAGE,
+    HAND_OVER,
     QUEUED_MESSAGE,
     RECLAIMABLE_NOTE,
 )
+from tests.support.fixtures import tasks_sent_to
 
 pytestmark = pytest.mark.django_db
 
@@ -676,3 +679,86 @@ def test_the_batch_pages_items_region_varies_on_hx_request(client, viewer, regis
     response = client.get(batch_url(batch), **HTMX)
     assert "<html" not in response.content.decode()
     assert "HX-Request" in response["Vary"]
+
+
+# -- the task queue down ------------------------------------------------------------------
+
+# Nothing listens on port 1: publishing to this broker fails as when Redis is down.
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+
+# Outside a test transaction, as a request runs in production: work is published at once.
+in_autocommit = pytest.mark.django_db(transaction=True)
+
+
+@in_autocommit
+def test_confirming_while_the_queue_is_down_says_so_and_the_batch_can_be_handed_over_again(  # type: ignore[no-untyped-def]
+    client, janitor, images, registry_client
+):
+    select(janitor, images, "review-3")
+    client.force_login(janitor)
+    batch_page = client.post(plan_url("local"))["Location"]
+    batch = DeletionBatch.objects.get()
+
+    with tasks_sent_to(DEAD_BROKER):
+        response = client.post(
+            batch_url(batch, "batch_confirm"), {"reason": "merged branches"}, follow=True
+        )
+
+    html = response.content.decode()
+    assert BATCH_NOT_SENT_MESSAGE in html
+    assert QUEUED_MESSAGE not in html, "it does not say the batch runs"
+    assert "Hand it to a worker again" in html
+    batch.refresh_from_db()
+    assert (batch.status, batch.confirmed_by_username) == (Status.QUEUED, "jan-janitor")
+    assert tags_in_registry(registry_client) >= {"review-3"}
+
+    # The queue is back: handing it over again runs it (in-process in the tests).
+    again = client.post(batch_url(batch, "batch_confirm"), {"action": HAND_OVER}, follow=True)
+
+    assert again.redirect_chain[-1][0] == batch_page
+    assert status_of(batch) == Status.SUCCEEDED
+    assert "review-3" not in tags_in_registry(registry_client)
+    assert DeletionBatch.objects.get().reason == "merged branches", "the confirmation is kept"
+
+
+@in_autocommit
+def test_sync_now_while_the_queue_is_down_says_so(client, janitor, images):  # type: ignore[no-untyped-def]
+    from registry.models import SyncRun
+
+    client.force_login(janitor)
+    runs = SyncRun.objects.count()
+
+    with tasks_sent_to(DEAD_BROKER):
+        response = client.post(reverse("sync_now", args=["local"]), **HTMX)
+
+    html = response.content.decode()
+    assert escape(SYNC_NOT_SENT_MESSAGE.format(name="local")) in html
+    assert 'role="alert"' in html
+    assert "every 1s" not in html, "nothing to wait for"
+    assert SyncRun.objects.count() == runs
+
+
+def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(  # type: ignore[no-untyped-def]
+    client, janitor, images, registry_client, django_capture_on_commit_callbacks
+):
+    select(janitor, images, "review-2", "review-3")
+    client.force_login(janitor)
+    client.post(plan_url("local"))
+    batch = DeletionBatch.objects.get()
+    client.post(batch_url(batch, "batch_confirm"), {"reason": "merged branches"})
+    # The worker died right after sending review-3's DELETE: running, lease expired,
+    # review-3 attempted and gone from the registry, its outcome never saved.
+    review_3 = batch.items.get(tag="review-3")
+    registry_client.delete_manifest("acme/web", review_3.digest)
+    DeletionBatch.objects.filter(pk=batch.pk).update(
+        status=Status.RUNNING, started_at=JAN, lease_expires_at=JAN
+    )
+    DeletionItem.objects.filter(pk=review_3.pk).update(attempted_at=JAN)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(batch_url(batch, "batch_cancel"))
+
+    assert status_of(batch) == Status.CANCELLED
+    outcomes = dict(batch.items.values_list("tag", "outcome"))
+    assert outcomes == {"review-2": Outcome.NOT_ATTEMPTED, "review-3": Outcome.DELETED}
+    assert "review-2" in tags_in_registry(registry_client)

@@ -10,11 +10,16 @@ class RegistryError(Exception):
     (`MANIFEST_UNKNOWN`, `DENIED`, …) when it sent one; `status` the HTTP status.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str = "", retries: int = 0
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        # How many times the request was sent again before this answer: a 404 to a DELETE
+        # that was retried may answer our own first attempt, whose answer was lost.
+        self.retries = retries
 
     def __str__(self) -> str:
         return self.message

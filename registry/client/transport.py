@@ -310,6 +310,15 @@ def registry_error_code(response: requests.Response) -> tuple[str, str]:
 def error_for_response(
     response: requests.Response, *, what: str, retries: int
 ) -> errors.RegistryError:
+    """The typed error for a response that is not what was asked for, in plain words."""
+    error = _error_for_status(response, what=what, retries=retries)
+    error.retries = retries
+    return error
+
+
+def _error_for_status(
+    response: requests.Response, *, what: str, retries: int
+) -> errors.RegistryError:
     status = response.status_code
     code, detail = registry_error_code(response)
     said = f" ({code}: {detail})" if code else ""

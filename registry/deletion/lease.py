@@ -28,7 +28,19 @@ QUEUE_PATIENCE = timedelta(minutes=2)
 
 
 class BatchBusy(Exception):
-    """Another worker holds this batch, or another batch runs on one of its repositories."""
+    """The batch must wait its turn (see the two kinds below)."""
+
+
+class RepositoriesBusy(BatchBusy):
+    """Another batch is deleting in one of this batch's repositories."""
+
+
+class BatchHeld(BatchBusy):
+    """Another process (a worker, or a `cleanup --apply`) runs this batch right now."""
+
+    def __init__(self, message: str, *, lease_expires_at: datetime | None) -> None:
+        super().__init__(message)
+        self.lease_expires_at = lease_expires_at
 
 
 def claim_batch(*, batch: DeletionBatch) -> uuid.UUID | None:
@@ -38,7 +50,9 @@ def claim_batch(*, batch: DeletionBatch) -> uuid.UUID | None:
     lease_expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     with transaction.atomic():
         if _repositories_busy(batch=batch, now=now):
-            raise BatchBusy(f"Another batch is deleting in the repositories of batch {batch.pk}.")
+            raise RepositoriesBusy(
+                f"Another batch is deleting in the repositories of batch {batch.pk}."
+            )
         claimed = (
             DeletionBatch.objects.filter(pk=batch.pk)
             .filter(Q(status=Status.QUEUED) | (Q(status=Status.RUNNING) & lease_expired))
@@ -51,9 +65,34 @@ def claim_batch(*, batch: DeletionBatch) -> uuid.UUID | None:
         )
     if claimed:
         return token
-    if DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING).exists():
-        raise BatchBusy(f"Batch {batch.pk} is held by a live worker.")
+    held = DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING).first()
+    if held is not None:
+        raise BatchHeld(
+            f"Batch {batch.pk} is being run by another process right now.",
+            lease_expires_at=held.lease_expires_at,
+        )
     return None
+
+
+def lease_has_expired(batch: DeletionBatch, *, now: datetime) -> bool:
+    """Running, but its worker died: nobody renewed the lease in time."""
+    return (
+        batch.status == Status.RUNNING
+        and batch.lease_expires_at is not None
+        and batch.lease_expires_at < now
+    )
+
+
+def is_waiting_for_a_worker(batch: DeletionBatch) -> bool:
+    """Confirmed, and no worker has started it yet (none runs, or the broker lost it)."""
+    return batch.status == Status.QUEUED and batch.started_at is None
+
+
+def release_lease(*, batch: DeletionBatch, token: uuid.UUID) -> None:
+    """Let the batch go (an interrupted run): the next run may take it over at once."""
+    DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING, lease_token=token).update(
+        lease_expires_at=timezone.now()
+    )
 
 
 def _repositories_busy(*, batch: DeletionBatch, now: datetime) -> bool:

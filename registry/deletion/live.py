@@ -10,7 +10,7 @@ requests it reads the tag list again and HEADs what is new or protected.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from registry.client import RegistryClient, errors
@@ -63,11 +63,30 @@ class LiveRepository:
         self.fresh = True
 
 
+def incomplete_list_message(repository: str, names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"The registry's tag list of {repository} left out {shown}, which the registry still "
+        "holds: a list that may be wrong cannot show what else shares their images."
+    )
+
+
 def read_live_repository(
-    *, client: RegistryClient, registry: Registry, repository: str
+    *, client: RegistryClient, registry: Registry, repository: str, expected: Collection[str]
 ) -> LiveRepository:
-    """The repository's tags and digests now (a HEAD per tag), and its indexes' children."""
-    tags = head_tags(client=client, repository=repository, names=tag_names(client, repository))
+    """The repository's tags and digests now (a HEAD per tag), and its indexes' children.
+
+    `expected` are the tags the batch is about to act on. A tag missing from the list
+    is gone only when its own HEAD says 404: a registry may answer with an empty list,
+    `null` or a 404 for the repository while it still holds the tags. Such a list is
+    refused (InvalidResponse): deleting by digest needs every tag that shares it.
+    """
+    names = tag_names(client, repository)
+    unlisted = sorted(set(expected) - set(names))
+    tags = head_tags(client=client, repository=repository, names=[*names, *unlisted])
+    still_there = [name for name in unlisted if name in tags]
+    if still_there:
+        raise errors.InvalidResponse(incomplete_list_message(repository, still_there))
     return LiveRepository(
         tags=tags,
         index_parents=index_parents(

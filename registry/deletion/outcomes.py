@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -22,6 +23,19 @@ CHANGED_SINCE_PREVIEW = "Skipped: the tag was pushed again since the preview (di
 DELETED_BEFORE_RESTART = "Deleted (confirmed after the worker restarted)."
 ALREADY_ABSENT = "Already absent: the tag was no longer in the registry."
 SUBJECT_KEPT = "Skipped: the image it belongs to was not deleted."
+DELETED_ANSWER_LOST = (
+    "Deleted: the registry's answer was lost, and asking it again found the image gone."
+)
+UNTAGGED_ANSWER_LOST = (
+    "Untagged: the registry's answer was lost, and asking it again found the tag gone."
+)
+# After this many requests in a row that reached no registry, the batch stops.
+SILENT_IN_A_ROW_LIMIT = 3
+REGISTRY_SILENT_MESSAGE = (
+    f"The registry stopped answering ({SILENT_IN_A_ROW_LIMIT} requests in a row could not "
+    "reach it), so the batch stopped instead of trying every tag. Check that the registry "
+    "is running, then plan the rest again."
+)
 
 
 def stopped_note(message: str) -> str:
@@ -38,6 +52,21 @@ def recheck_failed_midway_note(repository: str, message: str) -> str:
     return (
         f"Not attempted: {repository} could not be read again before this part of the "
         f"batch, so the rest of it was left as it is: {message}"
+    )
+
+
+def outcome_unknown_note(message: str, check_message: str) -> str:
+    return (
+        f"Not known whether this was removed: the registry's answer was lost ({message}) "
+        f"and asking it again failed too ({check_message}). Look at the registry before "
+        "planning it again."
+    )
+
+
+def unchecked_note(message: str) -> str:
+    return (
+        "Not known whether this was removed: its request may have gone out before the batch "
+        f"stopped, and the registry could not be asked again: {message}"
     )
 
 
@@ -59,6 +88,8 @@ class Result:
     outcome: str
     detail: str = ""
     http_status: int | None = None
+    # Neither the request nor the check after it reached the registry.
+    registry_silent: bool = False
 
 
 def absent_result(item: DeletionItem) -> Result:
@@ -71,12 +102,17 @@ def absent_result(item: DeletionItem) -> Result:
 
 
 class OutcomeBuffer:
-    """Outcomes waiting to be saved, grouped so that alike ones take one UPDATE."""
+    """Outcomes waiting to be saved, grouped so that alike ones take one UPDATE.
 
-    def __init__(self) -> None:
+    `on_save` runs after each save (the run renews its lease there: a slow registry
+    must not make a live batch look abandoned).
+    """
+
+    def __init__(self, on_save: Callable[[], None] | None = None) -> None:
         self._ids: dict[tuple[str, str, int | None], list[int]] = defaultdict(list)
         self._count = 0
         self._saved_at = time.monotonic()
+        self._on_save = on_save
 
     def due(self) -> bool:
         waited = time.monotonic() - self._saved_at
@@ -93,6 +129,9 @@ class OutcomeBuffer:
             DeletionItem.objects.filter(pk__in=ids).update(
                 outcome=outcome, detail=detail, http_status=http_status, finished_at=now
             )
+        saved = bool(self._ids)
         self._ids.clear()
         self._count = 0
         self._saved_at = time.monotonic()
+        if saved and self._on_save is not None:
+            self._on_save()

@@ -46,20 +46,27 @@ from registry.sync import count_tags_per_manifest, remove_orphan_manifests
 
 from .batches import CANCELLED_NOTE, batch_progress, close_pending_items, counters_of
 from .decision import DigestAction, decide_digest
-from .lease import claim_batch, lease_duration
-from .live import LiveRepository, read_changes, read_live_repository
+from .lease import claim_batch, lease_duration, release_lease
+from .live import LiveRepository, head_tags, read_changes, read_live_repository
 from .outcomes import (
     ALREADY_ABSENT,
     CHANGED_SINCE_PREVIEW,
+    DELETED_ANSWER_LOST,
+    DELETED_BEFORE_RESTART,
+    REGISTRY_SILENT_MESSAGE,
+    SILENT_IN_A_ROW_LIMIT,
     SUBJECT_KEPT,
+    UNTAGGED_ANSWER_LOST,
     OutcomeBuffer,
     Result,
     absent_result,
     downgraded_note,
     now_protected_note,
+    outcome_unknown_note,
     recheck_failed_midway_note,
     recheck_failed_note,
     stopped_note,
+    unchecked_note,
 )
 from .untagging import TagMoved, Untagger
 
@@ -109,6 +116,11 @@ def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None)
         _BatchRun(batch=batch, client=client, token=token).run()
     except _LeaseLost:
         logger.warning("Deletion batch %s was taken over by another worker", batch.pk)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM in the command line): the outcomes known so far are
+        # saved; the lease goes now, so that the batch can be resumed at once.
+        release_lease(batch=batch, token=token)
+        raise
     finally:
         if own_client:
             client.close()
@@ -155,6 +167,7 @@ class _BatchRun:
             )
         )
         self.first_request_done = False
+        self.silent_in_a_row = 0  # requests in a row that reached no registry
 
     def run(self) -> None:
         stop_message = ""
@@ -173,9 +186,9 @@ class _BatchRun:
                 cancelled = True
                 break
         if stop_message:
-            close_pending_items(batch=self.batch, note=stopped_note(stop_message))
+            self._close_unfinished(note=stopped_note(stop_message))
         elif cancelled:
-            close_pending_items(batch=self.batch, note=CANCELLED_NOTE)
+            self._close_unfinished(note=CANCELLED_NOTE)
         self._finish(stop_message=stop_message, cancelled=cancelled)
 
     # -- per repository ------------------------------------------------------------------
@@ -200,13 +213,19 @@ class _BatchRun:
         items = self._pending(repository)
         try:
             live = read_live_repository(
-                client=self.client, registry=self.batch.registry, repository=repository
+                client=self.client,
+                registry=self.batch.registry,
+                repository=repository,
+                expected=[item.tag for item in items],
             )
         except STOPPING_ERRORS as exc:
             raise _StopBatch(exc.message) from exc
         except errors.RegistryError as exc:
+            # Nothing was sent for these: not attempted, and the cache stays as it is.
             note = recheck_failed_note(repository, exc.message)
-            self._save([(items, Result(Outcome.FAILED, note, exc.status))])
+            self._save([(items, Result(Outcome.NOT_ATTEMPTED, note, exc.status))])
+            if self._count_silence(isinstance(exc, errors.RegistryUnreachable)):
+                raise _StopBatch(REGISTRY_SILENT_MESSAGE) from exc
             return
         # Every tag this batch plans to remove from the repository, finished or not.
         planned = set(
@@ -226,8 +245,10 @@ class _BatchRun:
             )
         except _RecheckFailed as failed:
             note = recheck_failed_midway_note(repository, failed.error.message)
-            result = Result(Outcome.FAILED, note, failed.error.status)
+            result = Result(Outcome.NOT_ATTEMPTED, note, failed.error.status)
             self._save([(self._pending(repository), result)])
+            if self._count_silence(isinstance(failed.error, errors.RegistryUnreachable)):
+                raise _StopBatch(REGISTRY_SILENT_MESSAGE) from failed
         self._update_cache(repository)
 
     def _decide(
@@ -357,7 +378,7 @@ class _BatchRun:
         live.fresh = False
         self._mark_attempted(chunk)
         stop: _StopBatch | None = None
-        outcomes = OutcomeBuffer()
+        outcomes = OutcomeBuffer(on_save=self._renew_lease)
         try:
             for operation, result, error in self.client.map_concurrently(self._act, chunk):
                 if error is not None:
@@ -365,6 +386,8 @@ class _BatchRun:
                     if isinstance(error, STOPPING_ERRORS):
                         stop = stop or _StopBatch(error.message)
                 assert result is not None
+                if self._count_silence(result.registry_silent):
+                    stop = stop or _StopBatch(REGISTRY_SILENT_MESSAGE)
                 if result.outcome == Outcome.UNTAGGED and operation.note:
                     result.detail = operation.note
                 self._remember(operation.items, result)
@@ -377,10 +400,22 @@ class _BatchRun:
             raise stop
 
     def _act(self, operation: _Operation) -> Result:
+        try:
+            return self._request(operation)
+        except (errors.RegistryUnreachable, errors.ServerError) as exc:
+            return self._after_lost_answer(operation, exc)
+
+    def _request(self, operation: _Operation) -> Result:
         if operation.kind == "delete":
             try:
                 self.client.delete_manifest(operation.repository, operation.digest)
-            except errors.NotFound:
+            except errors.NotFound as exc:
+                # Gone between the re-check and now: by an earlier attempt of ours whose
+                # answer was lost (a retried 5xx, or a run that was killed), else by someone.
+                if exc.retries:
+                    return Result(Outcome.DELETED, DELETED_ANSWER_LOST, 404)
+                if any(item.attempted_at for item in operation.items):
+                    return Result(Outcome.DELETED, DELETED_BEFORE_RESTART, 404)
                 return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
             return Result(Outcome.DELETED, http_status=202)
         item = operation.items[0]
@@ -393,6 +428,37 @@ class _BatchRun:
         except errors.NotFound:
             return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
         return Result(Outcome.UNTAGGED, http_status=untagged.http_status)
+
+    def _after_lost_answer(self, operation: _Operation, error: errors.RegistryError) -> Result:
+        """No answer came, or a 5xx (which a proxy may send after the registry acted): ask
+        the registry what is true before recording anything."""
+        deleting = operation.kind == "delete"
+        reference = operation.digest if deleting else operation.items[0].tag
+        try:
+            gone = self._is_gone(operation.repository, reference)
+        except errors.RegistryError as check:
+            note = outcome_unknown_note(error.message, check.message)
+            silent = isinstance(error, errors.RegistryUnreachable) and isinstance(
+                check, errors.RegistryUnreachable
+            )
+            return Result(Outcome.FAILED, note, error.status, registry_silent=silent)
+        if not gone:
+            return Result(Outcome.FAILED, error.message, error.status)
+        if deleting:
+            return Result(Outcome.DELETED, DELETED_ANSWER_LOST, error.status)
+        return Result(Outcome.UNTAGGED, UNTAGGED_ANSWER_LOST, error.status)
+
+    def _is_gone(self, repository: str, reference: str) -> bool:
+        try:
+            self.client.head_manifest(repository, reference)
+        except errors.NotFound:
+            return True
+        return False
+
+    def _count_silence(self, silent: bool) -> bool:
+        """Count requests in a row that reached no registry; True once there are too many."""
+        self.silent_in_a_row = self.silent_in_a_row + 1 if silent else 0
+        return self.silent_in_a_row >= SILENT_IN_A_ROW_LIMIT
 
     # -- saving --------------------------------------------------------------------------
 
@@ -407,6 +473,27 @@ class _BatchRun:
             self._remember(items, result)
             outcomes.add(items, result)
         outcomes.save()
+
+    def _close_unfinished(self, *, note: str) -> None:
+        """Close the items still pending, as not attempted. Those whose request may have
+        gone out (a crash or an interrupt came after they were marked attempted) are first
+        checked against the registry, so that the log says what became of them."""
+        attempted = DeletionItem.objects.filter(
+            batch=self.batch, outcome=Outcome.PENDING, attempted_at__isnull=False
+        ).order_by("position")
+        by_repository: dict[str, list[DeletionItem]] = defaultdict(list)
+        for item in attempted:
+            by_repository[item.repository_name].append(item)
+        for repository, items in by_repository.items():
+            try:
+                live = head_tags(
+                    client=self.client, repository=repository, names=[i.tag for i in items]
+                )
+            except errors.RegistryError as exc:
+                self._save([(items, Result(Outcome.FAILED, unchecked_note(exc.message)))])
+                continue
+            self._save([([item], absent_result(item)) for item in items if item.tag not in live])
+        close_pending_items(batch=self.batch, note=note)
 
     def _mark_attempted(self, operations: list[_Operation]) -> None:
         ids = [item.pk for operation in operations for item in operation.items]
@@ -448,7 +535,7 @@ class _BatchRun:
             status = Status.FAILED
         elif cancelled:
             status = Status.CANCELLED
-        elif progress.failed:
+        elif progress.failed or progress.not_attempted:
             status = Status.PARTIAL
         else:
             status = Status.SUCCEEDED

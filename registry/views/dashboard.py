@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from registry.dashboard import registry_cards
-from registry.enqueue import start_sync
+from registry.enqueue import QueueUnavailable, start_sync
 from registry.sync_requests import (
     ALREADY_RUNNING_MESSAGE,
     SYNC_REQUESTED_MESSAGE,
@@ -54,19 +54,24 @@ def sync_now(request: HtmxHttpRequest, name: str) -> HttpResponse:
     now = timezone.now()
     sync_request = None
     note = ""
+    level = messages.INFO
     if lock_is_live(registry, now=now):
         message = note = ALREADY_RUNNING_MESSAGE.format(name=registry.name)
     else:
         sync_request = SyncRequest(after_run_id=newest_run_id(registry=registry), at=now)
-        start_sync(registry=registry)
         message = SYNC_REQUESTED_MESSAGE.format(name=registry.name)
+        try:
+            start_sync(registry=registry)
+        except QueueUnavailable as exc:
+            sync_request, level = None, messages.ERROR
+            message = note = exc.message
     if not request.htmx:
-        messages.info(request, message)
+        messages.add_message(request, level, message)
         return redirect("dashboard")
     # Where things stand now (when tasks run eagerly, as in tests, the sync has run).
     registry.refresh_from_db(fields=["sync_lock_token", "sync_lock_expires_at"])
     state = sync_state(registry=registry, request=sync_request, now=timezone.now())
-    response = _render_sync(request, state, note=note)
+    response = _render_sync(request, state, note=note, note_is_error=level == messages.ERROR)
     if not state.polling and sync_request is not None:
         trigger_client_event(response, synced_event(registry.name), after="settle")
     return response
@@ -88,5 +93,8 @@ def sync_status(request: HtmxHttpRequest, name: str) -> HttpResponse:
     return stopped
 
 
-def _render_sync(request: HtmxHttpRequest, state: SyncState, *, note: str = "") -> HttpResponse:
-    return render(request, f"{TEMPLATE}#sync", {"sync": state, "note": note})
+def _render_sync(
+    request: HtmxHttpRequest, state: SyncState, *, note: str = "", note_is_error: bool = False
+) -> HttpResponse:
+    context = {"sync": state, "note": note, "note_is_error": note_is_error}
+    return render(request, f"{TEMPLATE}#sync", context)

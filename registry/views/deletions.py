@@ -21,6 +21,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import (
@@ -46,8 +47,9 @@ from registry.deletion.batches import (
     saved_progress,
     typed_count_message,
 )
+from registry.deletion.lease import is_waiting_for_a_worker, lease_has_expired
 from registry.deletion.plan import plan_deletion
-from registry.enqueue import start_batch
+from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, Registry
 
@@ -64,6 +66,8 @@ TEMPLATE = "registry/batch.html"
 BATCH_PAGE_SIZE = 200
 # Sent when the progress poll sees the batch finished: the items table reloads.
 BATCH_FINISHED_EVENT = "batch-finished"
+# The confirm form's button that hands a confirmed batch to a worker again.
+HAND_OVER = "hand-over"
 
 Status = DeletionBatch.Status
 Action = DeletionItem.Action
@@ -134,6 +138,8 @@ def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Confirm a plan with a reason (and, when big, its size typed back), then run it."""
     batch = get_batch_for_deleter(request, pk)
+    if request.POST.get("action") == HAND_OVER and is_waiting_for_a_worker(batch):
+        return _hand_to_a_worker(request, batch)  # confirmed, but its task was lost
     form = ConfirmBatchForm(request.POST, batch=batch)
     try:
         if not form.is_valid():
@@ -155,9 +161,7 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             context.update(_items_context(request, batch))
             context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
         return render_page(request, TEMPLATE, context, partial="confirm")
-    start_batch(batch=batch)
-    messages.success(request, QUEUED_MESSAGE)
-    return _redirect(request, reverse("batch", args=[batch.pk]))
+    return _hand_to_a_worker(request, batch)
 
 
 @require_POST
@@ -169,6 +173,9 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except ConfirmationError as exc:
         messages.error(request, exc.message)
         return _redirect(request, reverse("batch", args=[batch.pk]))
+    if lease_has_expired(batch, now=timezone.now()):
+        # Its worker died: the next run closes it, after checking what its requests did.
+        _start_quietly(request, batch)
     if batch.status == Status.DISCARDED:
         messages.success(request, DISCARDED_MESSAGE)
         if Registry.objects.filter(pk=batch.registry_id).exists():
@@ -195,6 +202,22 @@ def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _hand_to_a_worker(request: HtmxHttpRequest, batch: DeletionBatch) -> HttpResponse:
+    if _start_quietly(request, batch):
+        messages.success(request, QUEUED_MESSAGE)
+    return _redirect(request, reverse("batch", args=[batch.pk]))
+
+
+def _start_quietly(request: HtmxHttpRequest, batch: DeletionBatch) -> bool:
+    """Hand the batch to a worker; a broker that is down is said on the next page."""
+    try:
+        start_batch(batch=batch)
+    except QueueUnavailable as exc:
+        messages.error(request, exc.message)
+        return False
+    return True
 
 
 def _redirect(request: HtmxHttpRequest, url: str) -> HttpResponse:
@@ -225,6 +248,8 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "nothing_deleted_note": NOTHING_DELETED_NOTE,
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
+        "waiting_for_a_worker": is_waiting_for_a_worker(batch),
+        "hand_over": HAND_OVER,
     }
 
 

@@ -74,7 +74,35 @@ class Delay:
     seconds: float
 
 
-Fault = Respond | MalformedBody | ResetConnection | Delay
+@dataclass(frozen=True)
+class ForwardThenReset:
+    """Forward, let the registry act, then reset the client's connection: the answer is lost."""
+
+
+@dataclass(frozen=True)
+class ForwardThenRespond:
+    """Forward, let the registry act, then answer this instead (a gateway's 502 after the fact)."""
+
+    status: int
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class RewriteLinks:
+    """Forward, then point the `Link` header's URLs at another origin (scheme://host:port)."""
+
+    origin: str
+
+
+Fault = (
+    Respond
+    | MalformedBody
+    | ResetConnection
+    | Delay
+    | ForwardThenReset
+    | ForwardThenRespond
+    | RewriteLinks
+)
 
 
 @dataclass(eq=False)
@@ -276,6 +304,21 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if isinstance(fault, MalformedBody) and self.command != "HEAD":
                 self._answer(response.status, _end_to_end(response), _truncate(response.read()))
                 self._release_upstream(response)
+            elif isinstance(fault, ForwardThenReset):
+                response.read()
+                self._release_upstream(response)
+                self._reset()
+            elif isinstance(fault, ForwardThenRespond):
+                response.read()
+                self._release_upstream(response)
+                self._answer(fault.status, [("Content-Type", "application/json")], fault.body)
+            elif isinstance(fault, RewriteLinks):
+                headers = [
+                    (k, _rewrite_link(v, fault.origin) if k.lower() == "link" else v)
+                    for k, v in _end_to_end(response)
+                ]
+                self._answer(response.status, headers, response.read())
+                self._release_upstream(response)
             else:
                 self._relay(response)
 
@@ -387,6 +430,11 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 def _end_to_end(response: http.client.HTTPResponse) -> list[tuple[str, str]]:
     return [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+
+
+def _rewrite_link(value: str, origin: str) -> str:
+    """`<…/v2/_catalog?last=a&n=1>; rel="next"` with the URL moved to `origin`."""
+    return re.sub(r"<(?:[a-z]+://[^/>]+)?(/[^>]*)>", lambda m: f"<{origin}{m.group(1)}>", value)
 
 
 def _truncate(body: bytes) -> bytes:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import getpass
 import shlex
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,15 +19,17 @@ from registry.deletion.batches import (
     GC_COMMAND,
     GC_EXPLANATION,
     GC_UNTAGGED_WARNING,
+    NOT_PLANNED_MESSAGE,
     REASON_REQUIRED_MESSAGE,
     ConfirmationError,
     actionable_count,
+    batch_progress,
     cancel_batch,
     confirm_batch,
     deleted_tags_planned,
     saved_progress,
 )
-from registry.deletion.lease import BatchBusy
+from registry.deletion.lease import BatchHeld, RepositoriesBusy
 from registry.deletion.plan import plan_deletion
 from registry.deletion.run import execute_batch
 from registry.enqueue import start_batch
@@ -65,6 +70,26 @@ FILTERS_WITH_APPLY_MESSAGE = (
     "--apply runs a batch exactly as it was planned: leave out --repository, --tag, "
     "--older-than, --keep-last and --stale."
 )
+
+
+def held_message(batch_id: int, until: datetime | None) -> str:
+    when = f" (until {until:%H:%M:%S} UTC at the latest)" if until else ""
+    return (
+        f"Batch {batch_id} is being run by another process right now{when}: a worker, or "
+        "another `cleanup --apply`. Nothing was done. Watch it on its page, or run this "
+        "command again once that process has stopped."
+    )
+
+
+def interrupted_message(batch: DeletionBatch, command: str) -> str:
+    return (
+        f"Interrupted. What batch {batch.pk} did so far is saved in the audit log "
+        f"({saved_or_live_summary(batch)}). To finish it:\n  {command}"
+    )
+
+
+def saved_or_live_summary(batch: DeletionBatch) -> str:
+    return batch_progress(batch=batch).summary() or "nothing done yet"
 
 
 def apply_command(*, registry: str, batch_id: int, reason: str) -> str:
@@ -227,19 +252,20 @@ class Command(BaseCommand):
     # -- applying ------------------------------------------------------------------------
 
     def _apply(self, *, batch: DeletionBatch, actor: AbstractBaseUser, reason: str) -> None:
-        try:
-            # Naming the batch by id on the command line is the confirmation: no typed count.
-            confirm_batch(batch=batch, actor=actor, reason=reason)
-        except ConfirmationError as exc:
-            batch.refresh_from_db()
-            raise CommandError(not_applied_message(batch, exc.message)) from exc
-        self.stdout.write(f"Applying batch {batch.pk} as {actor.get_username()}…")
-        try:
-            batch = execute_batch(batch=batch)
-        except BatchBusy as exc:
-            # Confirmed already: the workers run it once the other batch is done.
-            start_batch(batch=batch)
-            raise CommandError(f"{exc} Batch {batch.pk} is queued for the workers.") from exc
+        if batch.status == DeletionBatch.Status.PLANNED:
+            try:
+                # Naming the batch by id on the command line is the confirmation.
+                confirm_batch(batch=batch, actor=actor, reason=reason)
+            except ConfirmationError as exc:
+                batch.refresh_from_db()
+                raise CommandError(not_applied_message(batch, exc.message)) from exc
+            self.stdout.write(f"Applying batch {batch.pk} as {actor.get_username()}…")
+        elif batch.is_open:
+            # Confirmed already, and stopped (Ctrl-C, a crash) or waiting for a worker.
+            self.stdout.write(f"Resuming batch {batch.pk} where it stopped…")
+        else:
+            raise CommandError(not_applied_message(batch, NOT_PLANNED_MESSAGE))
+        batch = self._execute(batch=batch, reason=reason)
 
         rows = [
             [
@@ -264,12 +290,43 @@ class Command(BaseCommand):
         if batch.status != DeletionBatch.Status.SUCCEEDED:
             raise CommandError(f"Batch {batch.pk} did not fully succeed: {_status(batch)}.")
 
+    def _execute(self, *, batch: DeletionBatch, reason: str) -> DeletionBatch:
+        """Run the batch here; an interrupt (Ctrl-C, SIGTERM) saves what is known first."""
+        resume = apply_command(registry=batch.registry_name, batch_id=batch.pk, reason=reason)
+        try:
+            with _sigterm_as_interrupt():
+                return execute_batch(batch=batch)
+        except KeyboardInterrupt:
+            batch.refresh_from_db()
+            raise CommandError(interrupted_message(batch, resume), returncode=130) from None
+        except BatchHeld as exc:
+            raise CommandError(held_message(batch.pk, exc.lease_expires_at)) from exc
+        except RepositoriesBusy as exc:
+            # Confirmed already: the workers run it once the other batch is done.
+            start_batch(batch=batch)
+            raise CommandError(f"{exc} Batch {batch.pk} is queued for the workers.") from exc
+
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
         """Columns padded to their widest cell; the last one (notes) left as it is."""
         widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
         for row in [header, *rows]:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
             self.stdout.write("  ".join([*cells, row[-1]]).rstrip())
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `kill`, a container stopping) ends the run as Ctrl-C does: through
+    Python's unwinding, so that the outcomes known so far are saved first."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _actor(username: str | None) -> AbstractBaseUser:

@@ -1,0 +1,44 @@
+"""Deletion batches behind a fault proxy: shared by the fault and truth tests.
+
+Registered from tests/conftest.py (`pytest_plugins`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from registry.client import RegistryClient
+from registry.deletion.batches import confirm_batch
+from registry.deletion.plan import plan_deletion
+from registry.image_builder import Pushed, push_image
+from registry.models import DeletionBatch, StalenessRules, Tag
+from registry.registries import save_registry
+from registry.sync import sync_registry
+
+JAN = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  # type: ignore[no-untyped-def]
+    """Six review images behind a fault proxy, synced; returns (registry, proxy, pushed)."""
+    pushed = {
+        f"review-{n}": push_image(registry_client, "acme/web", f"review-{n}", created=JAN)
+        for n in range(6)
+    }
+    proxy = fault_proxy(local_registry.url)
+    registry, _ = save_registry(name="proxied", url=proxy.url)
+    StalenessRules.objects.create(registry=registry, protected_patterns=[])
+    assert sync_registry(registry=registry).status == "succeeded"
+    return registry, proxy, pushed
+
+
+def plan_and_confirm(registry, janitor, names) -> DeletionBatch:  # type: ignore[no-untyped-def]
+    tags = Tag.objects.filter(repository__registry=registry, name__in=names)
+    batch = plan_deletion(registry=registry, tags=tags, actor=janitor, reason="cleanup")
+    return confirm_batch(batch=batch, actor=janitor, reason="stale review images")
+
+
+def deletes_of(proxy, image: Pushed) -> int:  # type: ignore[no-untyped-def]
+    return len(proxy.requests_matching("DELETE", f"/manifests/{image.digest}$"))
