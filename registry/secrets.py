@@ -7,6 +7,12 @@ from functools import cache
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
+CREDENTIALS_KEY_MISMATCH_MESSAGE = (
+    "The stored registry password cannot be decrypted: the CREDENTIALS_KEY setting is not "
+    "the key it was saved with (it was changed, or is wrong). Set CREDENTIALS_KEY back to "
+    "that key, or save the registry's password again."
+)
+
 
 class CredentialsKeyMismatch(Exception):
     """The stored secret was encrypted with another CREDENTIALS_KEY."""
@@ -29,7 +35,4 @@ def decrypt_secret(ciphertext: str) -> str:
     try:
         return _fernet(settings.CREDENTIALS_KEY).decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
-        raise CredentialsKeyMismatch(
-            "The registry password cannot be decrypted: CREDENTIALS_KEY has changed since it "
-            "was saved. Set the old key back, or save the password again."
-        ) from exc
+        raise CredentialsKeyMismatch(CREDENTIALS_KEY_MISMATCH_MESSAGE) from exc

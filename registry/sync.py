@@ -34,6 +34,7 @@ from .client import (
 from .connect import client_for
 from .locks import sync_lock
 from .models import Layer, Manifest, Registry, Repository, SyncRun, Tag
+from .secrets import CredentialsKeyMismatch
 from .staleness import refresh_staleness
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,12 @@ def sync_registry(
     """
     with sync_lock(registry):
         run = SyncRun.objects.create(registry=registry, repository_name=repository or "")
-        client = client or client_for(registry)
+        try:
+            client = client or client_for(registry)
+        except CredentialsKeyMismatch as exc:
+            run.status, run.error, run.finished_at = SyncRun.Status.FAILED, str(exc), timezone.now()
+            run.save()
+            return run
         try:
             _run_sync(run=run, client=client, repository=repository, progress=progress)
         except RegistryError as exc:

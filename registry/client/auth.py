@@ -61,17 +61,34 @@ def scope_for(method: str, path: str) -> str:
     return f"repository:{match['name']}:{actions}"
 
 
-def may_send_credentials(*, realm: str, registry_url: str) -> bool:
-    """Credentials go to a token realm only over HTTPS or on the registry's own host.
+def may_send_credentials(*, realm: str, registry_url: str, tls_verified: bool = True) -> bool:
+    """Credentials go to a token realm only over verified TLS or on the registry's own host.
 
-    Otherwise a registry (or whoever controls its answers) could harvest them
-    with a crafted realm.
+    Otherwise a registry (or whoever controls its answers, or the network) could
+    harvest them with a crafted realm: plain HTTP to another host is readable on the
+    way, and HTTPS without certificate checks talks to whoever answers.
     """
     realm_parts = urlsplit(realm)
     registry_parts = urlsplit(registry_url)
-    if realm_parts.scheme == "https":
+    if realm_parts.scheme not in ("http", "https"):
+        return False
+    if realm_parts.hostname == registry_parts.hostname:
         return True
-    return realm_parts.scheme == "http" and realm_parts.hostname == registry_parts.hostname
+    return realm_parts.scheme == "https" and tls_verified
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether `url` has the scheme, host and port of `base_url` (default ports filled in)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, _port(a.scheme, a.port)) == (
+        b.scheme,
+        b.hostname,
+        _port(b.scheme, b.port),
+    )
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    return port or {"http": 80, "https": 443}.get(scheme)
 
 
 @dataclass

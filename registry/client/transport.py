@@ -18,7 +18,14 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import errors
-from .auth import Challenge, TokenCache, may_send_credentials, parse_challenge, scope_for
+from .auth import (
+    Challenge,
+    TokenCache,
+    may_send_credentials,
+    parse_challenge,
+    same_origin,
+    scope_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +93,13 @@ class Transport:
         app/web"): it goes into every error message.
         """
         url = urljoin(self.base_url + "/", path_or_url)
+        if not same_origin(url, self.base_url):
+            # A `Link` to another host: following it would send the registry's
+            # credentials (or tokens) there.
+            raise errors.InvalidResponse(
+                f"The registry pointed to another host ({_host(url)}) while {what}; it was "
+                "not followed, so that no credentials leave the registry's own address."
+            )
         method = method.upper()
         scope = scope_for(method, urlsplit(url).path)
         attempt = 0
@@ -166,12 +180,16 @@ class Transport:
         params.extend(("scope", part) for part in wanted_scope.split(" ") if part)
         auth = None
         if self._username:
-            if may_send_credentials(realm=realm, registry_url=self.base_url):
+            tls_verified = self.session.verify is not False
+            if may_send_credentials(
+                realm=realm, registry_url=self.base_url, tls_verified=tls_verified
+            ):
                 auth = (self._username, self._password)
             else:
                 logger.warning(
-                    "Not sending credentials to token service %s: it is neither HTTPS nor "
-                    "on the registry's host; asking for an anonymous token.",
+                    "Not sending credentials to token service %s: it is not on the registry's "
+                    "host, and not over HTTPS with its certificate checked; asking for an "
+                    "anonymous token.",
                     _host(realm),
                 )
         what_token = f"asking the token service for access while {what}"

@@ -41,10 +41,17 @@ from registry.chunking import chunks
 from registry.client import RegistryClient, errors
 from registry.connect import client_for
 from registry.models import DeletionBatch, DeletionItem, Repository, Tag
+from registry.secrets import CredentialsKeyMismatch
 from registry.staleness import protection_check, refresh_staleness, rules_for
 from registry.sync import count_tags_per_manifest, remove_orphan_manifests
 
-from .batches import CANCELLED_NOTE, batch_progress, close_pending_items, counters_of
+from .batches import (
+    CANCELLED_NOTE,
+    BatchProgress,
+    batch_progress,
+    close_pending_items,
+    counters_of,
+)
 from .decision import DigestAction, decide_digest
 from .lease import claim_batch, lease_duration, release_lease
 from .live import LiveRepository, head_tags, read_changes, read_live_repository
@@ -111,7 +118,13 @@ def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None)
         batch.refresh_from_db()
         return batch
     own_client = client is None
-    client = client or client_for(batch.registry)
+    try:
+        client = client or client_for(batch.registry)
+    except CredentialsKeyMismatch as exc:
+        close_pending_items(batch=batch, note=stopped_note(str(exc)))
+        _close_batch(batch=batch, token=token, status=Status.FAILED, error=str(exc))
+        batch.refresh_from_db()
+        return batch
     try:
         _BatchRun(batch=batch, client=client, token=token).run()
     except _LeaseLost:
@@ -539,16 +552,31 @@ class _BatchRun:
             status = Status.PARTIAL
         else:
             status = Status.SUCCEEDED
-        finished = DeletionBatch.objects.filter(
-            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
-        ).update(
-            status=status,
-            error=stop_message,
-            finished_at=timezone.now(),
-            current_repository="",
-            lease_token=None,
-            lease_expires_at=None,
-            **counters_of(progress),
+        _close_batch(
+            batch=self.batch, token=self.token, status=status, error=stop_message, progress=progress
         )
-        if not finished:
-            raise _LeaseLost
+
+
+def _close_batch(
+    *,
+    batch: DeletionBatch,
+    token: uuid.UUID,
+    status: str,
+    error: str = "",
+    progress: BatchProgress | None = None,
+) -> None:
+    """Close the batch with its outcome counts; only its lease holder may."""
+    progress = progress or batch_progress(batch=batch)
+    finished = DeletionBatch.objects.filter(
+        pk=batch.pk, status=Status.RUNNING, lease_token=token
+    ).update(
+        status=status,
+        error=error,
+        finished_at=timezone.now(),
+        current_repository="",
+        lease_token=None,
+        lease_expires_at=None,
+        **counters_of(progress),
+    )
+    if not finished:
+        raise _LeaseLost
