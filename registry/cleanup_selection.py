@@ -30,6 +30,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .models import Registry, Tag
+from .regex_validation import regex_problem
 from .staleness import natural_key
 from .tag_queries import MAX_OLDER_THAN_DAYS
 
@@ -122,10 +123,10 @@ class _Row:
 def _compiled(option: str, pattern: str) -> re.Pattern[str] | None:
     if not pattern:
         return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise InvalidFilter(invalid_regex_message(option, str(exc))) from exc
+    problem = regex_problem(pattern)  # Python runs these patterns: Python's `re` decides
+    if problem:
+        raise InvalidFilter(invalid_regex_message(option, problem))
+    return re.compile(pattern)
 
 
 def _newness(row: _Row) -> tuple[bool, datetime, datetime, tuple[str | int, ...]]:

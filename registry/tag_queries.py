@@ -24,7 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -48,6 +48,7 @@ from .client.media_types import (
     OCI_MANIFEST,
 )
 from .models import Manifest, Registry, Repository, StalenessRules, Tag
+from .regex_validation import regex_problem
 from .staleness import TagFacts, evaluate_tags
 
 NameMode = Literal["substring", "regex"]
@@ -150,10 +151,10 @@ def parse_tag_filters(params: QueryDict) -> tuple[TagFilters, dict[str, str]]:
     if len(name) > MAX_PATTERN_LENGTH:
         errors["name"], name = PATTERN_TOO_LONG_MESSAGE, ""
     elif name and name_mode == "regex":
-        problem = regex_problem(name)
+        problem = regex_problem(name, in_database=True)
         effective = name_regex(name, anchored=flag("anchored"))
         if not problem and effective != name:
-            problem = regex_problem(effective)
+            problem = regex_problem(effective, in_database=True)
         if problem:
             errors["name"], name = invalid_regex_message(problem), ""
 
@@ -192,26 +193,6 @@ def parse_tag_filters(params: QueryDict) -> tuple[TagFilters, dict[str, str]]:
         page_size=page_size,
     )
     return filters, errors
-
-
-def regex_problem(pattern: str) -> str | None:
-    """Why the database would refuse this regular expression, in plain words, or None.
-
-    SQLite runs Django's REGEXP through Python's `re`; PostgreSQL has its own
-    dialect, so there the database itself is asked (one tiny query, only when a
-    regex filter is used).
-    """
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return str(exc)
-    if connection.vendor == "postgresql":
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT '' ~ %s", [pattern])
-        except DatabaseError as exc:
-            return str(exc).strip().splitlines()[0].removeprefix("invalid regular expression: ")
-    return None
 
 
 def filter_querystring(filters: TagFilters, **changes: Any) -> str:
