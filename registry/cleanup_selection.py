@@ -32,7 +32,7 @@ from django.utils import timezone
 from .models import Registry, Tag
 from .regex_validation import regex_problem
 from .staleness import natural_key
-from .tag_queries import MAX_OLDER_THAN_DAYS
+from .tag_filters import MAX_OLDER_THAN_DAYS
 
 
 class InvalidFilter(ValueError):

@@ -24,7 +24,7 @@ from registry.selection import (
     toggle_tag,
     totals_by_repository,
 )
-from registry.tag_queries import filter_tags, parse_tag_filters
+from registry.tag_filters import filter_tags, parse_tag_filters
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db

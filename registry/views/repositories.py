@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from registry.tag_queries import (
-    DESCENDING_FIRST,
+from registry.repository_figures import (
     RepositoryFilters,
     parse_repository_filters,
     repository_page,
     repository_querystring,
 )
+from registry.tag_filters import DESCENDING_FIRST
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url

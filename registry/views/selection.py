@@ -25,7 +25,7 @@ from django_htmx.http import trigger_client_event
 
 from registry import selection
 from registry.models import Registry, Tag
-from registry.tag_queries import filter_tags, parse_tag_filters
+from registry.tag_filters import filter_tags, parse_tag_filters
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url

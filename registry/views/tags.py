@@ -9,11 +9,11 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from registry.models import Layer, Manifest, Registry, Tag
+from registry.paging import DeferredJoinPaginator
 from registry.selection import selected_ids_among
-from registry.tag_queries import (
+from registry.tag_filters import (
     DESCENDING_FIRST,
     PAGE_SIZES,
-    DeferredJoinPaginator,
     TagFilters,
     counting_is_costly,
     filter_querystring,

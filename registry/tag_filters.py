@@ -1,0 +1,255 @@
+"""The Tags and Stale images pages' filters: read from a URL, run in SQL, written back to a URL.
+
+A filter is parsed once from the query string into a `TagFilters`, turned into
+one queryset by `filter_tags`, and back into a query string by
+`filter_querystring`, so that a page, its pager, its sort links and "select all
+matching" (registry.selection) all mean the same tags.
+
+A tag page is a constant number of queries, paged in SQL by
+registry.paging.DeferredJoinPaginator: a COUNT, then the page's rows found by a
+narrow sorted subquery of ids; for filters that are costly to evaluate
+(`counting_is_costly`), one statement gives the count and the ids, then the
+rows are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from django.db.models import F, OrderBy, Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from .client.media_types import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
+from .models import Registry, Tag
+from .regex_validation import regex_problem
+from .sql_functions import RegexSearch, TextMatch, name_regex, without_captures
+
+NameMode = Literal["substring", "regex"]
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_SORT = "-created"
+MAX_OLDER_THAN_DAYS = 36_500
+MAX_PATTERN_LENGTH = 200
+
+# Sort key (as it appears in URLs) -> the Tag field it orders by.
+TAG_SORTS: dict[str, str] = {
+    "name": "name",
+    "repository": "repository__name",
+    "size": "manifest__size",
+    "created": "manifest__created",
+    "first_seen": "first_seen",
+    "digest": "manifest__digest",
+    "media_type": "manifest__media_type",
+}
+# Where a column's first click sorts descending (biggest, newest first).
+DESCENDING_FIRST = frozenset(
+    {"size", "created", "first_seen", "tags", "stale_tags", "stale_size", "newest"}
+)
+
+MEDIA_TYPE_NAMES = {
+    DOCKER_MANIFEST: "Docker image",
+    DOCKER_MANIFEST_LIST: "Docker list",
+    OCI_MANIFEST: "OCI image",
+    OCI_INDEX: "OCI index",
+}
+
+
+def invalid_regex_message(problem: str) -> str:
+    return f"That regular expression is not valid: {problem}."
+
+
+PATTERN_TOO_LONG_MESSAGE = f"Keep the name filter under {MAX_PATTERN_LENGTH} characters."
+OLDER_THAN_MESSAGE = f"Older than: enter a whole number of days from 0 to {MAX_OLDER_THAN_DAYS}."
+
+
+# -- filters ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagFilters:
+    repository: str = ""
+    name: str = ""
+    name_mode: NameMode = "substring"
+    # Match the whole name rather than anywhere in it (either mode).
+    anchored: bool = False
+    older_than_days: int | None = None
+    stale_only: bool = False
+    protected_only: bool = False
+    multi_arch_only: bool = False
+    shared_only: bool = False
+    sort: str = DEFAULT_SORT
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def sort_key(self) -> str:
+        """The column sorted by, without the direction."""
+        return self.sort.removeprefix("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether anything narrows the list (sorting and page size do not)."""
+        return any(
+            [
+                self.name,
+                self.older_than_days is not None,
+                self.stale_only,
+                self.protected_only,
+                self.multi_arch_only,
+                self.shared_only,
+            ]
+        )
+
+
+_TRUE = {"1", "on", "true", "yes"}
+
+
+def parse_tag_filters(params: QueryDict) -> tuple[TagFilters, dict[str, str]]:
+    """The filters a query string asks for, and what is wrong with it (field -> message).
+
+    A field with an error is left out of the filters (never applied), so a bad
+    regular expression lists everything rather than failing.
+    """
+    errors: dict[str, str] = {}
+
+    def flag(field: str) -> bool:
+        return params.get(field, "").strip().lower() in _TRUE
+
+    name_mode: NameMode = "regex" if params.get("name_mode") == "regex" else "substring"
+    name = params.get("name", "").strip()
+    if len(name) > MAX_PATTERN_LENGTH:
+        errors["name"], name = PATTERN_TOO_LONG_MESSAGE, ""
+    elif name and name_mode == "regex":
+        problem = regex_problem(name, in_database=True)
+        effective = name_regex(name, anchored=flag("anchored"))
+        if not problem and effective != name:
+            problem = regex_problem(effective, in_database=True)
+        if problem:
+            errors["name"], name = invalid_regex_message(problem), ""
+
+    older_than_days: int | None = None
+    raw_days = params.get("older_than_days", "").strip()
+    if raw_days:
+        try:
+            older_than_days = int(raw_days)
+        except ValueError:
+            errors["older_than_days"] = OLDER_THAN_MESSAGE
+        else:
+            if not 0 <= older_than_days <= MAX_OLDER_THAN_DAYS:
+                errors["older_than_days"], older_than_days = OLDER_THAN_MESSAGE, None
+
+    sort = params.get("sort", DEFAULT_SORT)
+    if sort.removeprefix("-") not in TAG_SORTS:
+        sort = DEFAULT_SORT
+    try:
+        page_size = int(params.get("page_size", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        page_size = DEFAULT_PAGE_SIZE
+    if page_size not in PAGE_SIZES:
+        page_size = DEFAULT_PAGE_SIZE
+
+    filters = TagFilters(
+        repository=params.get("repository", "").strip(),
+        name=name,
+        name_mode=name_mode,
+        anchored=flag("anchored"),
+        older_than_days=older_than_days,
+        stale_only=flag("stale_only"),
+        protected_only=flag("protected_only"),
+        multi_arch_only=flag("multi_arch_only"),
+        shared_only=flag("shared_only"),
+        sort=sort,
+        page_size=page_size,
+    )
+    return filters, errors
+
+
+def filter_querystring(filters: TagFilters, **changes: Any) -> str:
+    """The query string for `filters` (with `changes` applied), defaults left out."""
+    filters = replace(filters, **changes) if changes else filters
+    defaults = TagFilters()
+    pairs: list[tuple[str, str]] = []
+    for field in fields(TagFilters):
+        value = getattr(filters, field.name)
+        if value == getattr(defaults, field.name) or value is None:
+            continue
+        if isinstance(value, bool):
+            value = "1"
+        pairs.append((field.name, str(value)))
+    return urlencode(pairs)
+
+
+def filter_tags(*, registry: Registry, filters: TagFilters) -> QuerySet[Tag]:
+    """The registry's tags that match `filters`, in their sort order (then by id)."""
+    tags = Tag.objects.filter(repository__registry=registry).select_related(
+        "repository", "manifest"
+    )
+    if filters.repository:
+        tags = tags.filter(repository__name=filters.repository)
+    if filters.name:
+        tags = tags.filter(_name_condition(filters))
+    if filters.older_than_days is not None:
+        cutoff = timezone.now() - timedelta(days=filters.older_than_days)
+        # An image whose created date is unknown counts from first seen, as in the rules.
+        tags = tags.filter(
+            Q(manifest__created__lt=cutoff)
+            | Q(manifest__created__isnull=True, first_seen__lt=cutoff)
+        )
+    if filters.stale_only:
+        tags = tags.filter(is_stale=True)
+    if filters.protected_only:
+        tags = tags.filter(is_protected=True)
+    if filters.multi_arch_only:
+        # More than one platform: the second element of the list exists.
+        tags = tags.filter(manifest__platforms__1__isnull=False)
+    if filters.shared_only:
+        tags = tags.filter(manifest__tag_count__gt=1)
+    return tags.order_by(*_tag_ordering(filters))
+
+
+def _name_condition(filters: TagFilters) -> RegexSearch | TextMatch:
+    if filters.name_mode == "regex":
+        pattern = name_regex(filters.name, anchored=filters.anchored)
+        return RegexSearch(F("name"), without_captures(pattern))
+    return TextMatch(F("name"), filters.name, whole=filters.anchored)
+
+
+def _tag_ordering(filters: TagFilters) -> list[OrderBy]:
+    field = TAG_SORTS[filters.sort_key]
+    if filters.descending:
+        # Unknown created dates go last either way (PostgreSQL puts NULL first when descending).
+        return [F(field).desc(nulls_last=True), F("pk").desc()]
+    return [F(field).asc(nulls_last=True), F("pk").asc()]
+
+
+def media_type_name(media_type: str) -> str:
+    """A short name for a manifest media type (the full one goes in a tooltip)."""
+    return MEDIA_TYPE_NAMES.get(media_type, media_type)
+
+
+def counting_is_costly(filters: TagFilters) -> bool:
+    """Whether counting the matching tags costs about as much as sorting them.
+
+    A regular expression runs on every tag, and the age, multi-arch and shared
+    filters join every tag's manifest: then one pass for both is cheaper. The
+    other filters are counted from indexes.
+    """
+    return bool(
+        (filters.name and filters.name_mode == "regex")
+        or filters.older_than_days is not None
+        or filters.multi_arch_only
+        or filters.shared_only
+    )
