@@ -1,9 +1,10 @@
 """The Tags and Stale images pages' filters: read from a URL, run in SQL, written back to a URL.
 
-A filter is parsed once from the query string into a `TagFilters`, turned into
-one queryset by `filter_tags`, and back into a query string by
-`filter_querystring`, so that a page, its pager, its sort links and "select all
-matching" (registry.selection) all mean the same tags.
+A filter is read once from the query string by a `TagFilterForm` into a
+`TagFilters`, turned into one queryset by `filter_tags`, and written back into a
+query string by registry.filter_forms.filter_querystring, so that a page, its
+pager, its sort links and "select all matching" (registry.selection) all mean
+the same tags.
 
 A tag page is a constant number of queries, paged in SQL by
 registry.paging.DeferredJoinPaginator: a COUNT, then the page's rows found by a
@@ -14,13 +15,12 @@ rows are read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode
 
+from django import forms
 from django.db.models import F, OrderBy, Q, QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 
 from .client.media_types import (
@@ -28,6 +28,13 @@ from .client.media_types import (
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
+)
+from .filter_forms import (
+    FilterForm,
+    FlagField,
+    LenientChoiceField,
+    WholeNumberField,
+    sort_choices,
 )
 from .models import Registry, Tag
 from .regex_validation import regex_problem
@@ -114,82 +121,50 @@ class TagFilters:
         )
 
 
-_TRUE = {"1", "on", "true", "yes"}
+class TagFilterForm(FilterForm[TagFilters]):
+    """The Tags and Stale images pages' filters, as their URLs carry them.
 
-
-def parse_tag_filters(params: QueryDict) -> tuple[TagFilters, dict[str, str]]:
-    """The filters a query string asks for, and what is wrong with it (field -> message).
-
-    A field with an error is left out of the filters (never applied), so a bad
-    regular expression lists everything rather than failing.
+    A bad regular expression or age is an error and is left out, so the page lists
+    everything else rather than failing; an unknown sort or page size is the default.
     """
-    errors: dict[str, str] = {}
 
-    def flag(field: str) -> bool:
-        return params.get(field, "").strip().lower() in _TRUE
+    filters_class = TagFilters
 
-    name_mode: NameMode = "regex" if params.get("name_mode") == "regex" else "substring"
-    name = params.get("name", "").strip()
-    if len(name) > MAX_PATTERN_LENGTH:
-        errors["name"], name = PATTERN_TOO_LONG_MESSAGE, ""
-    elif name and name_mode == "regex":
-        problem = regex_problem(name, in_database=True)
-        effective = name_regex(name, anchored=flag("anchored"))
-        if not problem and effective != name:
-            problem = regex_problem(effective, in_database=True)
-        if problem:
-            errors["name"], name = invalid_regex_message(problem), ""
-
-    older_than_days: int | None = None
-    raw_days = params.get("older_than_days", "").strip()
-    if raw_days:
-        try:
-            older_than_days = int(raw_days)
-        except ValueError:
-            errors["older_than_days"] = OLDER_THAN_MESSAGE
-        else:
-            if not 0 <= older_than_days <= MAX_OLDER_THAN_DAYS:
-                errors["older_than_days"], older_than_days = OLDER_THAN_MESSAGE, None
-
-    sort = params.get("sort", DEFAULT_SORT)
-    if sort.removeprefix("-") not in TAG_SORTS:
-        sort = DEFAULT_SORT
-    try:
-        page_size = int(params.get("page_size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        page_size = DEFAULT_PAGE_SIZE
-    if page_size not in PAGE_SIZES:
-        page_size = DEFAULT_PAGE_SIZE
-
-    filters = TagFilters(
-        repository=params.get("repository", "").strip(),
-        name=name,
-        name_mode=name_mode,
-        anchored=flag("anchored"),
-        older_than_days=older_than_days,
-        stale_only=flag("stale_only"),
-        protected_only=flag("protected_only"),
-        multi_arch_only=flag("multi_arch_only"),
-        shared_only=flag("shared_only"),
-        sort=sort,
-        page_size=page_size,
+    repository = forms.CharField(required=False)
+    name = forms.CharField(
+        required=False,
+        max_length=MAX_PATTERN_LENGTH,
+        error_messages={"max_length": PATTERN_TOO_LONG_MESSAGE},
     )
-    return filters, errors
+    name_mode = LenientChoiceField(choices=["substring", "regex"])
+    anchored = FlagField()
+    older_than_days = WholeNumberField(
+        min_value=0, max_value=MAX_OLDER_THAN_DAYS, message=OLDER_THAN_MESSAGE
+    )
+    stale_only = FlagField()
+    protected_only = FlagField()
+    multi_arch_only = FlagField()
+    shared_only = FlagField()
+    sort = LenientChoiceField(choices=sort_choices(TAG_SORTS))
+    page_size = LenientChoiceField(choices=PAGE_SIZES, coerce=int)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        name = cleaned.get("name")
+        if name and cleaned.get("name_mode") == "regex":
+            problem = _regex_name_problem(name, anchored=cleaned["anchored"])
+            if problem:
+                self.add_error("name", invalid_regex_message(problem))
+        return cleaned
 
 
-def filter_querystring(filters: TagFilters, **changes: Any) -> str:
-    """The query string for `filters` (with `changes` applied), defaults left out."""
-    filters = replace(filters, **changes) if changes else filters
-    defaults = TagFilters()
-    pairs: list[tuple[str, str]] = []
-    for field in fields(TagFilters):
-        value = getattr(filters, field.name)
-        if value == getattr(defaults, field.name) or value is None:
-            continue
-        if isinstance(value, bool):
-            value = "1"
-        pairs.append((field.name, str(value)))
-    return urlencode(pairs)
+def _regex_name_problem(name: str, *, anchored: bool) -> str | None:
+    """What is wrong with a regex name filter, as typed or as the database will run it."""
+    problem = regex_problem(name, in_database=True)
+    effective = name_regex(name, anchored=anchored)
+    if not problem and effective != name:
+        problem = regex_problem(effective, in_database=True)
+    return problem
 
 
 def filter_tags(*, registry: Registry, filters: TagFilters) -> QuerySet[Tag]:

@@ -9,16 +9,18 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from registry.client.media_types import OCI_INDEX
+from registry.filter_forms import filter_querystring
 from registry.models import Manifest
 from registry.sql_functions import name_regex
 from registry.tag_filters import (
     DEFAULT_PAGE_SIZE,
+    MAX_PATTERN_LENGTH,
     OLDER_THAN_MESSAGE,
+    PATTERN_TOO_LONG_MESSAGE,
+    TagFilterForm,
     TagFilters,
-    filter_querystring,
     filter_tags,
     invalid_regex_message,
-    parse_tag_filters,
 )
 from tests.factories import RegistryFactory, RepositoryFactory, TagFactory
 from tests.support.tag_rows import make_tag
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.django_db
 
 
 def parse(query: str) -> tuple[TagFilters, dict[str, str]]:
-    return parse_tag_filters(QueryDict(query))
+    form = TagFilterForm(QueryDict(query))
+    return form.filters(), form.field_errors()
 
 
 def names(tags) -> list[str]:  # type: ignore[no-untyped-def]
@@ -38,6 +41,9 @@ def days_ago(days: float):  # type: ignore[no-untyped-def]
     return timezone.now() - timedelta(days=days)
 
 
+ALL_ON = TagFilters(stale_only=True, protected_only=True, multi_arch_only=True)
+
+
 # -- parsing ---------------------------------------------------------------------
 
 
@@ -45,6 +51,49 @@ def test_an_empty_query_string_means_the_defaults():
     assert parse("") == (TagFilters(), {})
     assert TagFilters().sort == "-created"
     assert TagFilters().page_size == DEFAULT_PAGE_SIZE == 50
+
+
+MISSING_PAREN = invalid_regex_message("missing ), unterminated subpattern at position 7")
+LONGEST = "x" * MAX_PATTERN_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("query", "filters", "errors"),
+    [
+        pytest.param("", TagFilters(), {}, id="nothing-asked-the-defaults"),
+        ("repository=+acme/web+", TagFilters(repository="acme/web"), {}),
+        ("name=+review-+", TagFilters(name="review-"), {}),
+        (f"name={LONGEST}", TagFilters(name=LONGEST), {}),
+        (f"name={LONGEST}x", TagFilters(), {"name": PATTERN_TOO_LONG_MESSAGE}),
+        ("name=review-(", TagFilters(name="review-("), {}),
+        ("name=review-(&name_mode=regex", TagFilters(name_mode="regex"), {"name": MISSING_PAREN}),
+        ("name_mode=glob", TagFilters(), {}),
+        ("anchored=1", TagFilters(anchored=True), {}),
+        pytest.param("anchored=0", TagFilters(), {}, id="0-is-off-unlike-django-booleans"),
+        ("stale_only=+YES+&protected_only=on&multi_arch_only=True", ALL_ON, {}),
+        ("stale_only=no&shared_only=off", TagFilters(), {}),
+        ("older_than_days=+30+", TagFilters(older_than_days=30), {}),
+        ("older_than_days=0", TagFilters(older_than_days=0), {}),
+        ("older_than_days=36500", TagFilters(older_than_days=36_500), {}),
+        ("older_than_days=+", TagFilters(), {}),
+        ("older_than_days=36501", TagFilters(), {"older_than_days": OLDER_THAN_MESSAGE}),
+        ("older_than_days=30.0", TagFilters(), {"older_than_days": OLDER_THAN_MESSAGE}),
+        ("sort=-size", TagFilters(sort="-size"), {}),
+        ("sort=--size", TagFilters(), {}),
+        ("page_size=+100+", TagFilters(page_size=100), {}),
+        ("page_size=100.0", TagFilters(), {}),
+        pytest.param(
+            "name=a%00b",
+            TagFilters(),
+            {"name": "Null characters are not allowed."},
+            id="a-NUL-never-reaches-the-database",
+        ),
+    ],
+)
+def test_the_form_reads_filters_or_says_what_is_wrong(
+    query: str, filters: TagFilters, errors: dict[str, str]
+) -> None:
+    assert parse(query) == (filters, errors)
 
 
 def test_every_filter_is_read_from_the_query_string():

@@ -25,7 +25,7 @@ from django_htmx.http import trigger_client_event
 
 from registry import selection
 from registry.models import Registry, Tag
-from registry.tag_filters import filter_tags, parse_tag_filters
+from registry.tag_filters import TagFilterForm, filter_tags
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
@@ -115,14 +115,14 @@ def select_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
 def select_matching(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """Select every tag the filter in the URL's query string matches (as the tag pages read it)."""
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    if errors:
+    form = TagFilterForm(request.GET)
+    if errors := form.field_errors():
         # A field with an error is left out of the filter: selecting would take too much.
         return _changed(request, registry, filter_problem_message(errors), error=True)
     result = selection.add_matching(
         user=request.user,
         registry=registry,
-        queryset=filter_tags(registry=registry, filters=filters),
+        queryset=filter_tags(registry=registry, filters=form.filters()),
     )
     return _added(request, registry, result)
 

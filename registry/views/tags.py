@@ -8,18 +8,18 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
+from registry.filter_forms import filter_querystring
 from registry.models import Layer, Manifest, Registry, Tag
 from registry.paging import DeferredJoinPaginator
 from registry.selection import selected_ids_among
 from registry.tag_filters import (
     DESCENDING_FIRST,
     PAGE_SIZES,
+    TagFilterForm,
     TagFilters,
     counting_is_costly,
-    filter_querystring,
     filter_tags,
     media_type_name,
-    parse_tag_filters,
 )
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
@@ -61,27 +61,21 @@ TAG_COLUMNS = [
 @require_GET
 def tag_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=False)
+    return _tag_page(request, registry=registry, stale_view=False)
 
 
 @require_GET
 def stale_tags(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The tags page across all repositories with "only stale" always on."""
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    filters = replace(filters, stale_only=True)
-    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=True)
+    return _tag_page(request, registry=registry, stale_view=True)
 
 
-def _tag_page(
-    request: HtmxHttpRequest,
-    *,
-    registry: Registry,
-    filters: TagFilters,
-    errors: dict[str, str],
-    stale_view: bool,
-) -> HttpResponse:
+def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool) -> HttpResponse:
+    form = TagFilterForm(request.GET)
+    filters = form.filters()
+    if stale_view:
+        filters = replace(filters, stale_only=True)
     tags = filter_tags(registry=registry, filters=filters)
     paginator = DeferredJoinPaginator(tags, filters.page_size, one_pass=counting_is_costly(filters))
     page = paginator.get_page(request.GET.get("page"))
@@ -94,7 +88,8 @@ def _tag_page(
     context = {
         "registry": registry,
         "filters": filters,
-        "errors": errors,
+        "errors": form.field_errors(),
+        "typed": form.typed(),
         "stale_view": stale_view,
         "page": page,
         "tags": rows,
@@ -104,8 +99,6 @@ def _tag_page(
         "page_url": pager_url(request.path, querystring),
         "page_sizes": PAGE_SIZES,
         "selected_ids": selected_ids_among(user=request.user, registry=registry, tag_ids=page_ids),
-        "name_value": request.GET.get("name", ""),
-        "older_than_value": request.GET.get("older_than_days", ""),
     }
     if not wants_partial(request):
         context.update(bar_context(request, registry))  # the bar is outside the listing
