@@ -7,16 +7,16 @@ queries however many repositories the page shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
-from urllib.parse import urlencode
 
+from django import forms
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.http import QueryDict
 
+from .filter_forms import FilterForm, LenientChoiceField, sort_choices
 from .models import Manifest, Registry, Repository, Tag
 
 REPOSITORY_SORTS: dict[str, str] = {
@@ -29,11 +29,13 @@ REPOSITORY_SORTS: dict[str, str] = {
 }
 DEFAULT_REPOSITORY_SORT = "name"
 REPOSITORY_PAGE_SIZE = 50
+MAX_SEARCH_LENGTH = 255  # a repository name's length
 
 
 @dataclass(frozen=True)
 class RepositoryFilters:
-    search: str = ""
+    # Part of the repository's name, any case; `q` in URLs.
+    search: str = field(default="", metadata={"param": "q"})
     sort: str = DEFAULT_REPOSITORY_SORT
 
     @property
@@ -45,21 +47,21 @@ class RepositoryFilters:
         return self.sort.startswith("-")
 
 
-def parse_repository_filters(params: QueryDict) -> RepositoryFilters:
-    sort = params.get("sort", DEFAULT_REPOSITORY_SORT)
-    if sort.removeprefix("-") not in REPOSITORY_SORTS:
-        sort = DEFAULT_REPOSITORY_SORT
-    return RepositoryFilters(search=params.get("q", "").strip()[:255], sort=sort)
+class RepositoryFilterForm(FilterForm[RepositoryFilters]):
+    """The Repositories page's search and sort, as its URLs carry them.
 
+    Nothing here is an error: a longer search is cut to a name's length, and an
+    unknown sort is the default.
+    """
 
-def repository_querystring(filters: RepositoryFilters, **changes: Any) -> str:
-    filters = replace(filters, **changes) if changes else filters
-    pairs = []
-    if filters.search:
-        pairs.append(("q", filters.search))
-    if filters.sort != DEFAULT_REPOSITORY_SORT:
-        pairs.append(("sort", filters.sort))
-    return urlencode(pairs)
+    filters_class = RepositoryFilters
+
+    q = forms.CharField(required=False)
+    sort = LenientChoiceField(choices=sort_choices(REPOSITORY_SORTS))
+
+    def clean_q(self) -> str:
+        search: str = self.cleaned_data["q"]
+        return search[:MAX_SEARCH_LENGTH]
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.http import QueryDict
 from django.utils import timezone
 
-from registry.repository_figures import RepositoryFilters, repository_page
+from registry.filter_forms import filter_querystring
+from registry.repository_figures import (
+    MAX_SEARCH_LENGTH,
+    RepositoryFilterForm,
+    RepositoryFilters,
+    repository_page,
+)
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
 from tests.support.tag_rows import make_tag
 
@@ -80,3 +87,37 @@ def test_repository_search_matches_part_of_the_name(registry):
     filters = RepositoryFilters(search="WEB")
     found = repositories(registry, filters)
     assert [r.name for r in found] == ["acme/web", "tools/webhook"]
+
+
+# -- the search and sort, read from the URL ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        ("", RepositoryFilters()),
+        ("q=+web+", RepositoryFilters(search="web")),
+        pytest.param(
+            "q=" + "x" * 300,
+            RepositoryFilters(search="x" * MAX_SEARCH_LENGTH),
+            id="a-long-search-is-cut-to-a-names-length",
+        ),
+        ("sort=-stale_size", RepositoryFilters(sort="-stale_size")),
+        ("sort=-newest&q=api", RepositoryFilters(search="api", sort="-newest")),
+        ("sort=created", RepositoryFilters()),
+        ("sort=--name", RepositoryFilters()),
+    ],
+)
+def test_the_form_reads_the_search_and_sort_and_nothing_is_an_error(
+    query: str, filters: RepositoryFilters
+) -> None:
+    form = RepositoryFilterForm(QueryDict(query))
+    assert form.filters() == filters
+    assert form.field_errors() == {}
+
+
+def test_the_search_travels_as_q() -> None:
+    filters = RepositoryFilters(search="acme web", sort="-size")
+    assert filter_querystring(filters) == "q=acme+web&sort=-size"
+    assert filter_querystring(filters, sort="name") == "q=acme+web"
+    assert RepositoryFilterForm(QueryDict(filter_querystring(filters))).filters() == filters

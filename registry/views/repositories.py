@@ -5,12 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from registry.repository_figures import (
-    RepositoryFilters,
-    parse_repository_filters,
-    repository_page,
-    repository_querystring,
-)
+from registry.filter_forms import filter_querystring
+from registry.repository_figures import RepositoryFilterForm, RepositoryFilters, repository_page
 from registry.tag_filters import DESCENDING_FIRST
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
@@ -31,9 +27,9 @@ REPOSITORY_COLUMNS = [
 @require_GET
 def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
-    filters = parse_repository_filters(request.GET)
+    filters = RepositoryFilterForm(request.GET).filters()
     page, rows = repository_page(registry=registry, filters=filters, number=request.GET.get("page"))
-    querystring = repository_querystring(filters)
+    querystring = filter_querystring(filters)
     context = {
         "registry": registry,
         "filters": filters,
@@ -53,4 +49,4 @@ def _header(column: Column, path: str, filters: RepositoryFilters) -> Header:
     else:
         next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
         aria_sort = ""
-    return Header(column, f"{path}?{repository_querystring(filters, sort=next_sort)}", aria_sort)
+    return Header(column, f"{path}?{filter_querystring(filters, sort=next_sort)}", aria_sort)
