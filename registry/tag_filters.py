@@ -58,10 +58,6 @@ TAG_SORTS: dict[str, str] = {
     "digest": "manifest__digest",
     "media_type": "manifest__media_type",
 }
-# Where a column's first click sorts descending (biggest, newest first).
-DESCENDING_FIRST = frozenset(
-    {"size", "created", "first_seen", "tags", "stale_tags", "stale_size", "newest"}
-)
 
 MEDIA_TYPE_NAMES = {
     DOCKER_MANIFEST: "Docker image",

@@ -12,8 +12,6 @@ triggers the client event `selection-changed`, so a page can re-read its boxes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
@@ -30,6 +28,7 @@ from registry.tag_filters import TagFilterForm, filter_tags
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
 from .rendering import render_page
+from .selection_bar import bar_context
 
 SELECTION_PAGE_SIZE = 50
 SELECTION_CHANGED_EVENT = "selection-changed"
@@ -132,27 +131,6 @@ def clear(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
     selection.clear_selection(user=request.user, registry=registry)
     return _changed(request, registry, selection.SELECTION_CLEARED_MESSAGE)
-
-
-def bar_context(
-    request: HtmxHttpRequest,
-    registry: Registry,
-    *,
-    message: str = "",
-    error: bool = False,
-    summary: selection.SelectionSummary | None = None,
-) -> dict[str, Any]:
-    """What `registry/_selection_bar.html` needs, for any page that includes it."""
-    if summary is None:
-        summary = selection.selection_summary(user=request.user, registry=registry)
-    return {
-        "registry": registry,
-        "selection": summary,
-        "selection_message": message,
-        "selection_message_is_error": error,
-        "selection_size_note": selection.SIZE_COUNTS_EACH_IMAGE_ONCE,
-        "selection_max": selection.MAX_SELECTED_TAGS,
-    }
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -13,10 +13,8 @@ from registry.models import Layer, Manifest, Registry, Tag
 from registry.paging import DeferredJoinPaginator
 from registry.selection import selected_ids_among
 from registry.tag_filters import (
-    DESCENDING_FIRST,
     PAGE_SIZES,
     TagFilterForm,
-    TagFilters,
     counting_is_costly,
     filter_tags,
     media_type_name,
@@ -25,25 +23,11 @@ from registry.tag_filters import (
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
 from .rendering import render_page, wants_partial
-from .selection import bar_context
+from .selection_bar import bar_context
+from .tables import Column, sort_header
 
 # Other tags on the same digest listed in the detail; the rest are counted.
 SHARED_TAGS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    sort: str = ""  # the sort key; empty: not sortable
-    numeric: bool = False
-
-
-@dataclass(frozen=True)
-class Header:
-    column: Column
-    url: str = ""
-    aria_sort: str = ""  # "ascending" / "descending" on the sorted column
-
 
 TAG_COLUMNS = [
     Column("Tag", "name"),
@@ -94,7 +78,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
         "page": page,
         "tags": rows,
         "count": paginator.count,
-        "headers": [_header(c, request.path, filters) for c in columns],
+        "headers": [sort_header(c, path=request.path, filters=filters) for c in columns],
         "querystring": querystring,
         "page_url": pager_url(request.path, querystring),
         "page_sizes": PAGE_SIZES,
@@ -103,18 +87,6 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
     if not wants_partial(request):
         context.update(bar_context(request, registry))  # the bar is outside the listing
     return render_page(request, "registry/tags.html", context, partial="listing")
-
-
-def _header(column: Column, path: str, filters: TagFilters) -> Header:
-    if not column.sort:
-        return Header(column)
-    if filters.sort_key == column.sort:
-        next_sort = column.sort if filters.descending else f"-{column.sort}"
-        aria_sort = "descending" if filters.descending else "ascending"
-    else:
-        next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
-        aria_sort = ""
-    return Header(column, f"{path}?{filter_querystring(filters, sort=next_sort)}", aria_sort)
 
 
 @require_GET
