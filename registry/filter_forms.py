@@ -15,6 +15,7 @@ A dataclass field travels under its own name, or under the name in its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import Field, fields, replace
 from datetime import date
@@ -160,5 +161,37 @@ class WholeNumberField(forms.IntegerField):
             return None
         try:
             return int(text)
+        except ValueError as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class CaseInsensitiveChoiceField(forms.ChoiceField):
+    """One of `choices`, in any case and with spaces around it; not given is fine."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(required=False, error_messages={"invalid_choice": message}, **kwargs)
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(value).strip().lower()
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class IsoDateField(forms.Field):
+    """A day written YYYY-MM-DD, and only so: date.fromisoformat also reads 20260301
+    and 2026-W09-1, and Django's DateField also reads 2026-3-1."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(required=False, error_messages={"invalid": message}, **kwargs)
+
+    def to_python(self, value: Any) -> date | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return None
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError as exc:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
