@@ -23,12 +23,6 @@ from django import forms
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
-from .client.media_types import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-)
 from .filter_forms import (
     FilterForm,
     FlagField,
@@ -57,13 +51,6 @@ TAG_SORTS: dict[str, str] = {
     "first_seen": "first_seen",
     "digest": "manifest__digest",
     "media_type": "manifest__media_type",
-}
-
-MEDIA_TYPE_NAMES = {
-    DOCKER_MANIFEST: "Docker image",
-    DOCKER_MANIFEST_LIST: "Docker list",
-    OCI_MANIFEST: "OCI image",
-    OCI_INDEX: "OCI index",
 }
 
 
@@ -204,11 +191,6 @@ def _tag_ordering(filters: TagFilters) -> list[OrderBy]:
         # Unknown created dates go last either way (PostgreSQL puts NULL first when descending).
         return [F(field).desc(nulls_last=True), F("pk").desc()]
     return [F(field).asc(nulls_last=True), F("pk").asc()]
-
-
-def media_type_name(media_type: str) -> str:
-    """A short name for a manifest media type (the full one goes in a tooltip)."""
-    return MEDIA_TYPE_NAMES.get(media_type, media_type)
 
 
 def counting_is_costly(filters: TagFilters) -> bool:

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from registry import selection
-from registry.models import Registry, Tag
+from registry.models import Registry
+from registry.selectors import tags_in_order
 from registry.tag_filters import TagFilterForm, filter_tags
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
@@ -57,11 +58,10 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         offset=max(page.start_index() - 1, 0),
         limit=SELECTION_PAGE_SIZE,
     )
-    by_id = Tag.objects.select_related("repository", "manifest").in_bulk(ids)
     context = {
         **bar_context(request, registry, summary=summary),
         "page": page,
-        "tags": [by_id[pk] for pk in ids if pk in by_id],
+        "tags": tags_in_order(ids),
         "repository_totals": totals,
         "page_url": pager_url(reverse("selection", args=[registry.name])),
     }

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from registry.filter_forms import filter_querystring
-from registry.models import Layer, Manifest, Registry, Tag
+from registry.models import Registry, Tag
 from registry.paging import DeferredJoinPaginator
 from registry.selection import selected_ids_among
+from registry.selectors import image_details, media_type_name
 from registry.tag_filters import (
     PAGE_SIZES,
     TagFilterForm,
     counting_is_costly,
     filter_tags,
-    media_type_name,
 )
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
@@ -25,9 +24,6 @@ from .links import pager_url
 from .rendering import render_page, wants_partial
 from .selection_bar import bar_context
 from .tables import Column, sort_header
-
-# Other tags on the same digest listed in the detail; the rest are counted.
-SHARED_TAGS_SHOWN = 50
 
 TAG_COLUMNS = [
     Column("Tag", "name"),
@@ -93,23 +89,15 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
 def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A drawer over the tags page for HTMX requests; a page of its own otherwise."""
     tag = get_tag_for_viewer(request, pk)
-    manifest = tag.manifest
-    layers = Prefetch("layers", queryset=Layer.objects.order_by("pk"))
-    children = list(
-        Manifest.objects.filter(parents=manifest)
-        .order_by("platforms", "digest")
-        .prefetch_related(layers)
-    )
-    shared = Tag.objects.filter(manifest=manifest).exclude(pk=tag.pk).order_by("name")
-    shared_tags = list(shared[:SHARED_TAGS_SHOWN])
+    image = image_details(tag=tag)
     context = {
         "tag": tag,
         "registry": tag.repository.registry,
-        "manifest": manifest,
-        "media_type_name": media_type_name(manifest.media_type),
-        "layers": [] if children else list(manifest.layers.order_by("pk")),
-        "children": children,
-        "shared_tags": shared_tags,
-        "shared_more": max(manifest.tag_count - 1 - len(shared_tags), 0),
+        "manifest": tag.manifest,
+        "media_type_name": media_type_name(tag.manifest.media_type),
+        "layers": image.layers,
+        "children": image.children,
+        "shared_tags": image.shared_tags,
+        "shared_more": image.shared_more,
     }
     return render_page(request, "registry/tag_detail.html", context, partial="drawer")
