@@ -6,7 +6,7 @@ query string by registry.filter_forms.filter_querystring, so that a page, its
 pager, its sort links and "select all matching" (registry.selection) all mean
 the same tags.
 
-A tag page is a constant number of queries, paged in SQL by
+A tag page (`tag_page`) is a constant number of queries, paged in SQL by
 registry.paging.DeferredJoinPaginator: a COUNT, then the page's rows found by a
 narrow sorted subquery of ids; for filters that are costly to evaluate
 (`counting_is_costly`), one statement gives the count and the ids, then the
@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from django import forms
+from django.core.paginator import Page
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ from .filter_forms import (
     sort_choices,
 )
 from .models import Registry, Tag
+from .paging import DeferredJoinPaginator
 from .regex_validation import regex_problem
 from .sql_functions import RegexSearch, TextMatch, name_regex, without_captures
 
@@ -148,6 +150,16 @@ def _regex_name_problem(name: str, *, anchored: bool) -> str | None:
     if not problem and effective != name:
         problem = regex_problem(effective, in_database=True)
     return problem
+
+
+def tag_page(*, registry: Registry, filters: TagFilters, number: int | str | None) -> Page:
+    """Page `number` of the registry's tags that match `filters`, paged in SQL.
+
+    A page past the end is the last page; a page that is not a number, the first.
+    """
+    tags = filter_tags(registry=registry, filters=filters)
+    paginator = DeferredJoinPaginator(tags, filters.page_size, one_pass=counting_is_costly(filters))
+    return paginator.get_page(number)
 
 
 def filter_tags(*, registry: Registry, filters: TagFilters) -> QuerySet[Tag]:

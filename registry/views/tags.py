@@ -9,15 +9,9 @@ from django.views.decorators.http import require_GET
 
 from registry.filter_forms import filter_querystring
 from registry.models import Registry, Tag
-from registry.paging import DeferredJoinPaginator
 from registry.selection import selected_ids_among
 from registry.selectors import image_details, media_type_name
-from registry.tag_filters import (
-    PAGE_SIZES,
-    TagFilterForm,
-    counting_is_costly,
-    filter_tags,
-)
+from registry.tag_filters import PAGE_SIZES, TagFilterForm, tag_page
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
@@ -56,9 +50,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
     filters = form.filters()
     if stale_view:
         filters = replace(filters, stale_only=True)
-    tags = filter_tags(registry=registry, filters=filters)
-    paginator = DeferredJoinPaginator(tags, filters.page_size, one_pass=counting_is_costly(filters))
-    page = paginator.get_page(request.GET.get("page"))
+    page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
     rows: list[Tag] = list(page.object_list)
     for tag in rows:
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
@@ -73,7 +65,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
         "stale_view": stale_view,
         "page": page,
         "tags": rows,
-        "count": paginator.count,
+        "count": page.paginator.count,
         "headers": [sort_header(c, path=request.path, filters=filters) for c in columns],
         "querystring": querystring,
         "page_url": pager_url(request.path, querystring),
