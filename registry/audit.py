@@ -86,7 +86,7 @@ class AuditFilterForm(FilterForm[AuditFilters]):
 
     filters_class = AuditFilters
 
-    # In the order their errors are listed: the batch and the dates first.
+    # Declared in the order their errors have always been listed: batch, dates, the rest.
     batch = forms.CharField(required=False)
     date_from = IsoDateField(message=DATE_FROM_MESSAGE)
     date_to = IsoDateField(message=DATE_TO_MESSAGE)
@@ -113,6 +113,9 @@ class AuditFilterForm(FilterForm[AuditFilters]):
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", DATE_ORDER_MESSAGE)
         return cleaned
+
+
+# -- the items and batches they match ----------------------------------------------
 
 
 def _batch_condition(filters: AuditFilters, prefix: str = "") -> Q:

@@ -88,7 +88,7 @@ class FilterForm(forms.Form, Generic[FiltersT]):
             value = self.cleaned_data.get(param_name(field))
             if value is not None:
                 values[field.name] = value
-        return self.filters_class(**values)  # type: ignore[no-any-return]
+        return self.filters_class(**values)
 
     def field_errors(self) -> dict[str, str]:
         """What is wrong, field by field (its first message), in the fields' order."""
@@ -99,7 +99,7 @@ class FilterForm(forms.Form, Generic[FiltersT]):
         return {name: self.data.get(name, "") for name in self.fields}
 
 
-# -- fields that read a URL as the pages always have ---------------------------------
+# -- fields that read a URL the way the pages always have ------------------------
 
 
 class FlagField(forms.Field):

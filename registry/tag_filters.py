@@ -152,6 +152,9 @@ def _regex_name_problem(name: str, *, anchored: bool) -> str | None:
     return problem
 
 
+# -- the tags they match ------------------------------------------------------------
+
+
 def tag_page(*, registry: Registry, filters: TagFilters, number: int | str | None) -> Page:
     """Page `number` of the registry's tags that match `filters`, paged in SQL.
 
