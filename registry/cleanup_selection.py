@@ -13,8 +13,10 @@ The command line chooses tags by filters rather than by a user's selection
   the plan (newest by created date, then first seen, then name in natural order:
   build-10 is newer than build-9; an unknown created date counts as oldest).
 
-The age and staleness filters run in SQL; the regular expressions and keep-last
-run in Python over the remaining rows (a few narrow columns per tag).
+`CleanupFilterForm` checks the filters before anything is planned, and
+`select_tags` takes what it cleaned. The age and staleness filters run in SQL;
+the regular expressions and keep-last run in Python over the remaining rows (a
+few narrow columns per tag).
 """
 
 from __future__ import annotations
