@@ -13,8 +13,10 @@ The command line chooses tags by filters rather than by a user's selection
   the plan (newest by created date, then first seen, then name in natural order:
   build-10 is newer than build-9; an unknown created date counts as oldest).
 
-The age and staleness filters run in SQL; the regular expressions and keep-last
-run in Python over the remaining rows (a few narrow columns per tag).
+`CleanupFilterForm` checks the filters before anything is planned, and
+`select_tags` takes what it cleaned. The age and staleness filters run in SQL;
+the regular expressions and keep-last run in Python over the remaining rows (a
+few narrow columns per tag).
 """
 
 from __future__ import annotations
@@ -24,22 +26,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from .filter_forms import FilterForm, FlagField, WholeNumberField
 from .models import Registry, Tag
+from .regex_validation import regex_problem
 from .staleness import natural_key
-from .tag_queries import MAX_OLDER_THAN_DAYS
-
-
-class InvalidFilter(ValueError):
-    """A filter cannot be used; `message` says which and why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from .tag_filters import MAX_OLDER_THAN_DAYS
 
 
 def invalid_regex_message(option: str, problem: str) -> str:
@@ -59,6 +57,38 @@ class CleanupFilters:
     keep_last: int = 0
 
 
+class CleanupFilterForm(FilterForm[CleanupFilters]):
+    """The filters `manage.py cleanup` was given (named as in CleanupFilters), checked
+    before anything is planned.
+
+    The patterns are Python's, as they run in Python; they are taken as given,
+    spaces included. `field_errors()` lists the problems in the options' order.
+    """
+
+    filters_class = CleanupFilters
+
+    repository = forms.CharField(required=False, strip=False)
+    tag = forms.CharField(required=False, strip=False)
+    older_than_days = WholeNumberField(
+        min_value=0, max_value=MAX_OLDER_THAN_DAYS, message=OLDER_THAN_MESSAGE
+    )
+    stale_only = FlagField()
+    keep_last = WholeNumberField(min_value=0, message=KEEP_LAST_MESSAGE)
+
+    def clean_repository(self) -> str:
+        return _checked_pattern(self.cleaned_data["repository"], option="--repository")
+
+    def clean_tag(self) -> str:
+        return _checked_pattern(self.cleaned_data["tag"], option="--tag")
+
+
+def _checked_pattern(pattern: str, *, option: str) -> str:
+    problem = regex_problem(pattern) if pattern else None
+    if problem:
+        raise ValidationError(invalid_regex_message(option, problem))
+    return pattern
+
+
 @dataclass(frozen=True)
 class CleanupSelection:
     tags: QuerySet[Tag]  # what to plan
@@ -71,15 +101,9 @@ class CleanupSelection:
 
 
 def select_tags(*, registry: Registry, filters: CleanupFilters) -> CleanupSelection:
-    """The registry's cached tags that `filters` choose. Raises InvalidFilter."""
-    repository = _compiled("--repository", filters.repository)
-    tag = _compiled("--tag", filters.tag)
-    if filters.older_than_days is not None and not (
-        0 <= filters.older_than_days <= MAX_OLDER_THAN_DAYS
-    ):
-        raise InvalidFilter(OLDER_THAN_MESSAGE)
-    if filters.keep_last < 0:
-        raise InvalidFilter(KEEP_LAST_MESSAGE)
+    """The registry's cached tags that `filters` (checked by CleanupFilterForm) choose."""
+    repository = re.compile(filters.repository) if filters.repository else None
+    tag = re.compile(filters.tag) if filters.tag else None
 
     rows = Tag.objects.filter(repository__registry=registry)
     if filters.older_than_days is not None:
@@ -117,15 +141,6 @@ class _Row:
     name: str
     created: datetime | None
     first_seen: datetime
-
-
-def _compiled(option: str, pattern: str) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise InvalidFilter(invalid_regex_message(option, str(exc))) from exc
 
 
 def _newness(row: _Row) -> tuple[bool, datetime, datetime, tuple[str | int, ...]]:

@@ -6,14 +6,13 @@ registry itself stays the source of truth: anything destructive re-checks it.
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from .regex_validation import regex_problem
 from .secrets import decrypt_secret, encrypt_secret
 
 
@@ -239,12 +238,12 @@ PATTERNS_NOT_A_LIST_MESSAGE = "Protected patterns must be a list of regular expr
 
 
 def pattern_problem(pattern: str) -> str | None:
-    """What is wrong with one regular expression, in plain words, or None."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return invalid_pattern_message(pattern, str(exc))
-    return None
+    """What is wrong with one of the rules' regular expressions, in plain words, or None.
+
+    The rules run in Python (registry.staleness), so Python's `re` decides.
+    """
+    problem = regex_problem(pattern)
+    return invalid_pattern_message(pattern, problem) if problem else None
 
 
 class StalenessRules(models.Model):

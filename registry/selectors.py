@@ -3,10 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Tag
+from django.db.models import Prefetch
+
+from .client.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
+from .models import Layer, Manifest, Tag
+
+# Other tags on the same digest listed in a tag's detail; the rest are counted.
+SHARED_TAGS_SHOWN = 50
+
+MEDIA_TYPE_NAMES = {
+    DOCKER_MANIFEST: "Docker image",
+    DOCKER_MANIFEST_LIST: "Docker list",
+    OCI_MANIFEST: "OCI image",
+    OCI_INDEX: "OCI index",
+}
+
+
+def media_type_name(media_type: str) -> str:
+    """A short name for a manifest media type (the full one goes in a tooltip)."""
+    return MEDIA_TYPE_NAMES.get(media_type, media_type)
+
+
+@dataclass(frozen=True)
+class ImageDetails:
+    """What a tag's detail shows of its image, besides the tag and its manifest."""
+
+    children: list[Manifest]  # an index's platform images, each with its layers
+    layers: list[Layer]  # a single image's layers (none for an index)
+    shared_tags: list[Tag]  # other tags on the digest, by name: the first SHARED_TAGS_SHOWN
+    shared_more: int  # and how many more there are
+
+
+def image_details(*, tag: Tag) -> ImageDetails:
+    """The image behind `tag`, in a constant number of queries however big it is."""
+    manifest = tag.manifest
+    layers = Prefetch("layers", queryset=Layer.objects.order_by("pk"))
+    children = list(
+        Manifest.objects.filter(parents=manifest)
+        .order_by("platforms", "digest")
+        .prefetch_related(layers)
+    )
+    shared = Tag.objects.filter(manifest=manifest).exclude(pk=tag.pk).order_by("name")
+    shared_tags = list(shared[:SHARED_TAGS_SHOWN])
+    return ImageDetails(
+        children=children,
+        layers=[] if children else list(manifest.layers.order_by("pk")),
+        shared_tags=shared_tags,
+        shared_more=max(manifest.tag_count - 1 - len(shared_tags), 0),
+    )
+
+
+def tags_in_order(ids: list[int]) -> list[Tag]:
+    """The tags with these ids, in the same order, with their repository and manifest
+    (one query); ids of tags that a sync has removed since are left out."""
+    by_id = Tag.objects.select_related("repository", "manifest").in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def tag_listing(

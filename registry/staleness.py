@@ -4,7 +4,8 @@ The dashboard's stale list has to be one indexed query over 100,000 tags, so the
 verdicts are computed in Python and written to Tag (is_stale, is_protected,
 stale_reason, subject_digest) by `refresh_staleness`, after every sync and
 whenever an admin changes a registry's StalenessRules. `evaluate_tags` is the
-whole rule set and touches no database.
+whole rule set and touches no database; `preview_staleness` runs it on rules an
+admin has not saved yet, for the rules page, and writes nothing.
 
 The first rule that applies gives the tag its verdict and its reason:
 
@@ -35,8 +36,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
+from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from .chunking import chunks
@@ -311,9 +314,13 @@ def _stored(verdict: Verdict) -> StoredVerdict:
 
 
 def _tags_by_repository(
-    *, registry: Registry, repository_ids: Iterable[int] | None
-) -> Iterator[tuple[list[TagFacts], dict[int, StoredVerdict]]]:
-    """Each repository's tags, and the verdicts stored on them, from one streamed query."""
+    *,
+    registry: Registry,
+    repository_ids: Iterable[int] | None = None,
+    stored_fields: list[str] = STORED_FIELDS,
+) -> Iterator[tuple[list[TagFacts], dict[int, tuple[Any, ...]]]]:
+    """Each repository's tags, and `stored_fields` of each by id (by default the stored
+    verdict, as a StoredVerdict), from one streamed query."""
     rows = Tag.objects.filter(repository__registry=registry)
     if repository_ids is not None:
         rows = rows.filter(repository_id__in=list(repository_ids))
@@ -326,16 +333,16 @@ def _tags_by_repository(
             "manifest__digest",
             "manifest__created",
             "first_seen",
-            *STORED_FIELDS,
+            *stored_fields,
         )
         .iterator(chunk_size=READ_CHUNK)
     )
     for _, group in itertools.groupby(values, key=itemgetter(0)):
         facts: list[TagFacts] = []
-        stored: dict[int, StoredVerdict] = {}
-        for _, pk, name, digest, created, first_seen, *verdict in group:
+        stored: dict[int, tuple[Any, ...]] = {}
+        for _, pk, name, digest, created, first_seen, *values_stored in group:
             facts.append(TagFacts(pk, name, digest, created, first_seen))
-            stored[pk] = tuple(verdict)  # type: ignore[assignment]
+            stored[pk] = tuple(values_stored)
         yield facts, stored
 
 
@@ -353,3 +360,39 @@ def _write(changed: dict[StoredVerdict, list[int]]) -> None:
             fields = dict(zip(STORED_FIELDS, values, strict=True))
             for chunk in chunks(pks):
                 Tag.objects.filter(pk__in=chunk).update(**fields)
+
+
+# -- figures for the rules page ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaleFigures:
+    total: int
+    stale: int
+    # Under previewed rules: how many verdicts would flip each way.
+    becoming_stale: int = 0
+    no_longer_stale: int = 0
+
+
+def stale_figures(*, registry: Registry) -> StaleFigures:
+    """How many of the registry's tags are stale now (one query)."""
+    figures = Tag.objects.filter(repository__registry=registry).aggregate(
+        total=Count("pk"), stale=Count("pk", filter=Q(is_stale=True))
+    )
+    return StaleFigures(total=figures["total"], stale=figures["stale"])
+
+
+def preview_staleness(*, registry: Registry, rules: StalenessRules, now: datetime) -> StaleFigures:
+    """How many tags `rules` (saved or not) would make stale; writes nothing.
+
+    Streams the tags repository by repository, as refresh_staleness does.
+    """
+    total = stale = becoming = leaving = 0
+    for facts, stored in _tags_by_repository(registry=registry, stored_fields=["is_stale"]):
+        for pk, verdict in evaluate_tags(rules=rules, tags=facts, now=now).items():
+            (was_stale,) = stored[pk]
+            total += 1
+            stale += verdict.stale
+            becoming += verdict.stale and not was_stale
+            leaving += was_stale and not verdict.stale
+    return StaleFigures(total=total, stale=stale, becoming_stale=becoming, no_longer_stale=leaving)

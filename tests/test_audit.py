@@ -1,17 +1,13 @@
-"""The audit log, read: filters, exports, the export_audit command, and its append-only rows.
+"""The audit log, read: its filters, the items and batches they match, and its append-only rows.
 
 The `log` fixture is in tests/support/audit_log.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, date, datetime
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.http import QueryDict
 from django.test import override_settings
@@ -22,30 +18,28 @@ from registry.audit import (
     DATE_FROM_MESSAGE,
     DATE_ORDER_MESSAGE,
     DATE_TO_MESSAGE,
-    EXPORT_COLUMNS,
     OUTCOME_MESSAGE,
+    TEXT_TOO_LONG_MESSAGE,
+    AuditFilterForm,
     AuditFilters,
-    audit_querystring,
-    audit_rows,
-    date_message,
     filter_batches,
     filter_items,
     outcome_summary,
-    parse_audit_filters,
-    write_csv,
-    write_json,
 )
-from registry.models import AuditLogIsAppendOnly, DeletionBatch, DeletionItem, Registry
+from registry.filter_forms import filter_querystring
+from registry.models import AuditLogIsAppendOnly, DeletionBatch, DeletionItem
 from tests.factories import DeletionBatchFactory, DeletionItemFactory
 
 pytestmark = pytest.mark.django_db
 
 Status = DeletionBatch.Status
 Outcome = DeletionItem.Outcome
+SAME_DAY = date(2026, 3, 5)
 
 
 def parse(query: str) -> tuple[AuditFilters, dict[str, str]]:
-    return parse_audit_filters(QueryDict(query))
+    form = AuditFilterForm(QueryDict(query))
+    return form.filters(), form.field_errors()
 
 
 def tags_for(query: str) -> list[str]:
@@ -126,6 +120,58 @@ def test_a_bad_value_is_an_error_and_is_left_out(query: str, field: str, message
     assert getattr(filters, field) in ("", None)
 
 
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        ("", AuditFilters()),
+        ("user=+Jan+", AuditFilters(user="Jan")),
+        (
+            "registry=main&repository=acme/web&tag=review-",
+            AuditFilters(registry="main", repository="acme/web", tag="review-"),
+        ),
+        (f"tag={'x' * 255}", AuditFilters(tag="x" * 255)),
+        ("outcome=+FAILED+&action=Untag", AuditFilters(outcome="failed", action="untag")),
+        ("batch=12", AuditFilters(batch=12)),
+        ("batch=%2312", AuditFilters(batch=12)),
+        ("batch=%23", AuditFilters()),
+        ("date_from=+2026-03-01+", AuditFilters(date_from=date(2026, 3, 1))),
+        (
+            "date_from=2026-03-05&date_to=2026-03-05",
+            AuditFilters(date_from=SAME_DAY, date_to=SAME_DAY),
+        ),
+    ],
+)
+def test_good_values_are_read_into_the_filters(query: str, filters: AuditFilters) -> None:
+    assert parse(query) == (filters, {})
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        (f"user={'x' * 256}", {"user": TEXT_TOO_LONG_MESSAGE}),
+        ("date_to=2026-3-31", {"date_to": DATE_TO_MESSAGE}),
+        ("batch=%23+12", {"batch": BATCH_MESSAGE}),
+        ("batch=9223372036854775808", {"batch": BATCH_MESSAGE}),
+        pytest.param(
+            "action=purge&tag=" + "x" * 256 + "&date_to=soon&batch=x",
+            {
+                "batch": BATCH_MESSAGE,
+                "date_to": DATE_TO_MESSAGE,
+                "tag": TEXT_TOO_LONG_MESSAGE,
+                "action": ACTION_MESSAGE,
+            },
+            id="the-batch-and-dates-come-first-then-the-fields-in-order",
+        ),
+    ],
+)
+def test_bad_values_say_what_is_wrong_in_order_and_are_left_out(
+    query: str, errors: dict[str, str]
+) -> None:
+    filters, found = parse(query)
+    assert list(found.items()) == list(errors.items())
+    assert filters == AuditFilters()
+
+
 def test_error_messages_say_what_to_enter() -> None:
     assert DATE_FROM_MESSAGE == "From: enter a date as YYYY-MM-DD, such as 2026-03-01."
     assert "pending, deleted, untagged, absent, skipped, refused, failed" in OUTCOME_MESSAGE
@@ -148,11 +194,11 @@ def test_good_values_are_kept_and_written_back_to_the_query_string() -> None:
         date_from=date(2026, 3, 1),
         date_to=date(2026, 3, 31),
     )
-    assert audit_querystring(filters) == (
+    assert filter_querystring(filters) == (
         "user=jan&registry=main&repository=acme&tag=rev&outcome=deleted&action=delete"
         "&batch=7&date_from=2026-03-01&date_to=2026-03-31"
     )
-    assert audit_querystring(AuditFilters()) == ""
+    assert filter_querystring(AuditFilters()) == ""
     assert not AuditFilters().is_filtered
     assert filters.is_filtered
 
@@ -163,129 +209,6 @@ def test_a_batch_outcome_summary_names_the_counts_that_are_not_zero() -> None:
     )
     assert outcome_summary(finished) == "3 deleted · 1 already absent · 2 failed"
     assert outcome_summary(DeletionBatchFactory(status=Status.RUNNING, deleted_count=3)) == ""
-
-
-# -- rows and exports ------------------------------------------------------------------
-
-
-def test_a_row_holds_the_item_and_its_batch_with_utc_times(log) -> None:  # type: ignore[no-untyped-def]
-    filters, _ = parse("outcome=failed")
-    [row] = list(audit_rows(filter_items(filters)))
-    second = log["second"]
-    assert list(row) == EXPORT_COLUMNS
-    assert row == {
-        "batch_id": second.pk,
-        "batch_status": "partial",
-        "registry": "staging",
-        "planned_by": "sam-ops",
-        "confirmed_by": "sam-ops",
-        "source": "cli",
-        "reason": "disk full",
-        "planned_at": "2026-03-05T10:00:00Z",
-        "confirmed_at": None,
-        "started_at": None,
-        "batch_finished_at": None,
-        "repository": "acme/web",
-        "tag": "review-3",
-        "digest": row["digest"],
-        "size": 10_000_000,
-        "created": "2026-01-01T00:00:00Z",
-        "action": "delete",
-        "note": "",
-        "outcome": "failed",
-        "http_status": 500,
-        "detail": "The registry answered 500: internal error.",
-        "item_finished_at": "2026-03-05T10:02:00Z",
-    }
-    assert row["digest"].startswith("sha256:")
-
-
-def test_no_registry_address_appears_in_a_row(log) -> None:  # type: ignore[no-untyped-def]
-    Registry.objects.filter(name="main").update(url="https://robot:s3cret@registry.example.com")
-    rows = list(audit_rows(filter_items(AuditFilters())))
-    assert "s3cret" not in json.dumps(rows)
-    assert "registry.example.com" not in json.dumps(rows)
-
-
-def test_the_csv_export_reads_back_as_the_rows(log) -> None:  # type: ignore[no-untyped-def]
-    rows = list(audit_rows(filter_items(AuditFilters())))
-    out = io.StringIO()
-    write_csv(rows, out)
-    parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert out.getvalue().startswith(",".join(EXPORT_COLUMNS) + "\r\n")
-    assert len(parsed) == 6
-    for written, row in zip(parsed, rows, strict=True):
-        assert written == {k: "" if v is None else str(v) for k, v in row.items()}
-
-
-def test_the_json_export_is_a_list_of_the_rows(log) -> None:  # type: ignore[no-untyped-def]
-    rows = list(audit_rows(filter_items(AuditFilters())))
-    out = io.StringIO()
-    write_json(rows, out)
-    assert json.loads(out.getvalue()) == rows
-    empty = io.StringIO()
-    write_json([], empty)
-    assert json.loads(empty.getvalue()) == []
-
-
-def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_but_json_keeps_them() -> None:
-    batch = DeletionBatchFactory(reason='=HYPERLINK("http://evil.example","click")')
-    DeletionItemFactory(batch=batch, detail="@SUM(1+1)")
-    rows = list(audit_rows(filter_items(AuditFilters())))
-    out = io.StringIO()
-    write_csv(rows, out)
-    [written] = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert written["reason"] == '\'=HYPERLINK("http://evil.example","click")'
-    assert written["detail"] == "'@SUM(1+1)"
-    as_json = io.StringIO()
-    write_json(rows, as_json)
-    assert json.loads(as_json.getvalue())[0]["reason"].startswith("=HYPERLINK")
-
-
-# -- the export_audit command ------------------------------------------------------------
-
-
-def export(*args: str) -> str:
-    out = io.StringIO()
-    call_command("export_audit", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def test_export_audit_writes_csv_to_stdout_by_default(log) -> None:  # type: ignore[no-untyped-def]
-    parsed = list(csv.DictReader(io.StringIO(export())))
-    assert [row["tag"] for row in parsed] == [
-        "review-9",
-        "review-2",
-        "review-3",
-        "review-1",
-        "latest",
-        "v1.0",
-    ]
-    assert parsed[2]["http_status"] == "500"
-    assert parsed[0]["batch_id"] == str(log["plan"].pk)
-
-
-def test_export_audit_writes_json_since_a_day_for_one_registry(log) -> None:  # type: ignore[no-untyped-def]
-    rows = json.loads(export("--format", "json", "--since", "2026-03-05", "--registry", "main"))
-    assert [(row["registry"], row["tag"], row["outcome"]) for row in rows] == [
-        ("main", "review-9", "pending")
-    ]
-    everything = json.loads(export("--format", "json"))
-    assert everything == list(audit_rows(filter_items(AuditFilters())))
-
-
-def test_export_audit_writes_to_a_file(log, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    target = tmp_path / "audit.csv"
-    assert export("--registry", "staging", "--output", str(target)) == ""
-    with target.open(newline="", encoding="utf-8") as written:
-        assert [row["tag"] for row in csv.DictReader(written)] == ["review-2", "review-3"]
-
-
-def test_export_audit_refuses_a_bad_date() -> None:
-    with pytest.raises(CommandError) as refused:
-        export("--since", "March 5th")
-    assert str(refused.value) == date_message("--since")
-    assert "YYYY-MM-DD" in str(refused.value)
 
 
 # -- append-only ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from registry.selection import (
     toggle_tag,
     totals_by_repository,
 )
-from registry.tag_queries import filter_tags, parse_tag_filters
+from registry.tag_filters import TagFilterForm, filter_tags
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,9 @@ def ids(tags: Iterable[Tag]) -> list[int]:
 
 
 def matching(registry, query: str):  # type: ignore[no-untyped-def]
-    filters, errors = parse_tag_filters(QueryDict(query))
-    assert not errors
-    return filter_tags(registry=registry, filters=filters)
+    form = TagFilterForm(QueryDict(query))
+    assert not form.field_errors()
+    return filter_tags(registry=registry, filters=form.filters())
 
 
 def test_adding_tags_selects_them_and_counts_their_size(viewer, registry, repository):  # type: ignore[no-untyped-def]

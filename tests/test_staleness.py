@@ -23,7 +23,15 @@ from registry.models import (
     default_protected_patterns,
     pattern_problem,
 )
-from registry.staleness import TagFacts, Verdict, evaluate_tags, refresh_staleness, rules_for
+from registry.staleness import (
+    TagFacts,
+    Verdict,
+    evaluate_tags,
+    preview_staleness,
+    refresh_staleness,
+    rules_for,
+    stale_figures,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SUBJECT = "ab" * 32  # the hex of the image a signature points at
@@ -510,3 +518,25 @@ def test_rules_for_a_registry_without_rules_are_the_unsaved_defaults(registry: R
     assert rules.max_age_days == 14
     saved = StalenessRules.objects.create(registry=registry, max_age_days=3)
     assert rules_for(registry=registry) == saved
+
+
+# -- preview_staleness: the rules page's figures --------------------------------------
+
+
+@pytest.mark.django_db
+def test_preview_counts_what_unsaved_rules_would_make_stale_and_writes_nothing(
+    registry: Registry,
+) -> None:
+    repository = Repository.objects.create(registry=registry, name="shop/web")
+    add_tag(repository, "review-1", age=20)
+    add_tag(repository, "review-2", age=10)
+    add_tag(repository, "latest", age=20)
+    Tag.objects.filter(name="review-1").update(is_stale=True)
+    rules = StalenessRules(registry=registry, max_age_days=5)
+
+    figures = preview_staleness(registry=registry, rules=rules, now=NOW)
+
+    assert (figures.total, figures.stale) == (3, 2)
+    assert (figures.becoming_stale, figures.no_longer_stale) == (1, 0)
+    assert stale_figures(registry=registry).stale == 1  # nothing written
+    assert not StalenessRules.objects.exists()

@@ -15,7 +15,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from registry.audit import DATE_FROM_MESSAGE, EXPORT_COLUMNS, OUTCOME_MESSAGE
+from registry.audit import DATE_FROM_MESSAGE, OUTCOME_MESSAGE
+from registry.audit_exports import EXPORT_COLUMNS
 from tests.factories import DeletionBatchFactory, DeletionItemFactory
 from tests.support.audit_log import at
 

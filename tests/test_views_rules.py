@@ -17,7 +17,7 @@ from registry.models import (
     Tag,
     invalid_pattern_message,
 )
-from registry.tag_queries import StaleFigures
+from registry.staleness import StaleFigures
 from registry.views.rules import saved_message
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
 

@@ -18,8 +18,9 @@ from django.utils import timezone
 from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX
 from registry.models import Layer, Tag
 from registry.selection import add_tags
-from registry.tag_queries import OLDER_THAN_MESSAGE
+from registry.tag_filters import OLDER_THAN_MESSAGE
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
+from tests.support.tag_rows import make_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +35,6 @@ def api(registry):  # type: ignore[no-untyped-def]
 
 def ago(days: float):  # type: ignore[no-untyped-def]
     return timezone.now() - timedelta(days=days)
-
-
-def make_tag(repository, name: str, **fields):  # type: ignore[no-untyped-def]
-    """A tag on its own manifest; tag fields and manifest fields in one call."""
-    tag_fields = {
-        key: fields.pop(key)
-        for key in ["is_stale", "is_protected", "first_seen", "stale_reason"]
-        if key in fields
-    }
-    return TagFactory(
-        name=name, manifest=ManifestFactory(repository=repository, **fields), **tag_fields
-    )
 
 
 @pytest.fixture

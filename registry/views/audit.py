@@ -5,7 +5,6 @@ Every viewer may read it; nothing here changes it.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
 from typing import Literal
 
 from django.conf import settings
@@ -17,17 +16,15 @@ from django.views.decorators.http import require_GET
 
 from registry.audit import (
     PAGE_SIZE,
-    AuditFilters,
-    audit_querystring,
-    audit_rows,
-    csv_lines,
+    AuditFilterForm,
     filter_batches,
     filter_items,
-    json_chunks,
     outcome_summary,
-    parse_audit_filters,
+    registry_choices,
 )
-from registry.models import DeletionBatch, DeletionItem
+from registry.audit_exports import audit_rows, csv_lines, json_chunks
+from registry.filter_forms import filter_querystring
+from registry.models import DeletionItem
 
 from .access import HtmxHttpRequest, require_viewer
 from .links import pager_url, with_query
@@ -35,7 +32,6 @@ from .rendering import render_page
 
 Tab = Literal["items", "batches"]
 TEMPLATE = "registry/audit.html"
-FILTER_FIELDS = [field.name for field in fields(AuditFilters)]
 
 
 @require_GET
@@ -53,44 +49,37 @@ def audit_batches(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _audit_page(request: HtmxHttpRequest, *, tab: Tab) -> HttpResponse:
-    filters, errors = parse_audit_filters(request.GET)
+    form = AuditFilterForm(request.GET)
+    filters = form.filters()
     rows = filter_batches(filters) if tab == "batches" else filter_items(filters)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     page_rows = list(page.object_list)
     if tab == "batches":
         for batch in page_rows:
             batch.outcome_summary = outcome_summary(batch)  # type: ignore[union-attr]
-    querystring = audit_querystring(filters)
+    querystring = filter_querystring(filters)
     # The batch list ignores the item-level filters: its tab link leaves them out.
-    batch_filters = replace(filters, repository="", tag="", outcome="", action="")
+    batches_querystring = filter_querystring(filters, repository="", tag="", outcome="", action="")
     context = {
         "tab": tab,
         "filters": filters,
-        "errors": errors,
+        "errors": form.field_errors(),
         "page": page,
         "rows": page_rows,
         "count": page.paginator.count,
         "page_url": pager_url(request.path, querystring),
         "items_url": with_query(reverse("audit"), querystring),
-        "batches_url": with_query(reverse("audit_batches"), audit_querystring(batch_filters)),
+        "batches_url": with_query(reverse("audit_batches"), batches_querystring),
         "export_csv_url": with_query(reverse("audit_export_csv"), querystring),
         "export_json_url": with_query(reverse("audit_export_json"), querystring),
         # What was typed, kept in the form even when it is wrong.
-        "values": {field: request.GET.get(field, "") for field in FILTER_FIELDS},
-        "registry_names": _registry_names(filters),
+        "typed": form.typed(),
+        "registry_names": registry_choices(filters),
         "outcomes": DeletionItem.Outcome.choices,
         "actions": DeletionItem.Action.choices,
         "time_zone": settings.TIME_ZONE,
     }
     return render_page(request, TEMPLATE, context, partial="listing")
-
-
-def _registry_names(filters: AuditFilters) -> list[str]:
-    """The registries the log names (they outlive their Registry rows), for the filter."""
-    names = set(DeletionBatch.objects.order_by().values_list("registry_name", flat=True).distinct())
-    if filters.registry:
-        names.add(filters.registry)
-    return sorted(names)
 
 
 @require_GET
@@ -110,12 +99,12 @@ def _export(request: HtmxHttpRequest, *, extension: Literal["csv", "json"]) -> H
     for, silently, would be worse than exporting nothing.
     """
     require_viewer(request)
-    filters, errors = parse_audit_filters(request.GET)
-    if errors:
+    form = AuditFilterForm(request.GET)
+    if errors := form.field_errors():
         return HttpResponseBadRequest(
             "\n".join(errors.values()) + "\n", content_type="text/plain; charset=utf-8"
         )
-    rows = audit_rows(filter_items(filters))
+    rows = audit_rows(filter_items(form.filters()))
     if extension == "csv":
         response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
     else:

@@ -5,18 +5,13 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from registry.tag_queries import (
-    DESCENDING_FIRST,
-    RepositoryFilters,
-    parse_repository_filters,
-    repository_page,
-    repository_querystring,
-)
+from registry.filter_forms import filter_querystring
+from registry.repository_figures import RepositoryFilterForm, repository_page
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
 from .rendering import render_page
-from .tags import Column, Header
+from .tables import Column, sort_header
 
 REPOSITORY_COLUMNS = [
     Column("Repository", "name"),
@@ -31,26 +26,16 @@ REPOSITORY_COLUMNS = [
 @require_GET
 def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
-    filters = parse_repository_filters(request.GET)
+    filters = RepositoryFilterForm(request.GET).filters()
     page, rows = repository_page(registry=registry, filters=filters, number=request.GET.get("page"))
-    querystring = repository_querystring(filters)
+    querystring = filter_querystring(filters)
     context = {
         "registry": registry,
         "filters": filters,
         "page": page,
         "repositories": rows,
         "count": page.paginator.count,
-        "headers": [_header(c, request.path, filters) for c in REPOSITORY_COLUMNS],
+        "headers": [sort_header(c, path=request.path, filters=filters) for c in REPOSITORY_COLUMNS],
         "page_url": pager_url(request.path, querystring),
     }
     return render_page(request, "registry/repositories.html", context, partial="listing")
-
-
-def _header(column: Column, path: str, filters: RepositoryFilters) -> Header:
-    if filters.sort_key == column.sort:
-        next_sort = column.sort if filters.descending else f"-{column.sort}"
-        aria_sort = "descending" if filters.descending else "ascending"
-    else:
-        next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
-        aria_sort = ""
-    return Header(column, f"{path}?{repository_querystring(filters, sort=next_sort)}", aria_sort)

@@ -11,8 +11,13 @@ from django.views.decorators.http import require_http_methods
 
 from registry.forms import StalenessRulesForm
 from registry.models import Registry
-from registry.staleness import refresh_staleness, rules_for
-from registry.tag_queries import StaleFigures, preview_staleness, stale_figures
+from registry.staleness import (
+    StaleFigures,
+    preview_staleness,
+    refresh_staleness,
+    rules_for,
+    stale_figures,
+)
 
 from .access import HtmxHttpRequest, get_registry_for_admin
 from .rendering import render_page

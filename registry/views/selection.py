@@ -12,8 +12,6 @@ triggers the client event `selection-changed`, so a page can re-read its boxes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
@@ -24,12 +22,14 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from registry import selection
-from registry.models import Registry, Tag
-from registry.tag_queries import filter_tags, parse_tag_filters
+from registry.models import Registry
+from registry.selectors import tags_in_order
+from registry.tag_filters import TagFilterForm, filter_tags
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
 from .rendering import render_page
+from .selection_bar import bar_context
 
 SELECTION_PAGE_SIZE = 50
 SELECTION_CHANGED_EVENT = "selection-changed"
@@ -58,11 +58,10 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         offset=max(page.start_index() - 1, 0),
         limit=SELECTION_PAGE_SIZE,
     )
-    by_id = Tag.objects.select_related("repository", "manifest").in_bulk(ids)
     context = {
         **bar_context(request, registry, summary=summary),
         "page": page,
-        "tags": [by_id[pk] for pk in ids if pk in by_id],
+        "tags": tags_in_order(ids),
         "repository_totals": totals,
         "page_url": pager_url(reverse("selection", args=[registry.name])),
     }
@@ -115,14 +114,14 @@ def select_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
 def select_matching(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """Select every tag the filter in the URL's query string matches (as the tag pages read it)."""
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    if errors:
+    form = TagFilterForm(request.GET)
+    if errors := form.field_errors():
         # A field with an error is left out of the filter: selecting would take too much.
         return _changed(request, registry, filter_problem_message(errors), error=True)
     result = selection.add_matching(
         user=request.user,
         registry=registry,
-        queryset=filter_tags(registry=registry, filters=filters),
+        queryset=filter_tags(registry=registry, filters=form.filters()),
     )
     return _added(request, registry, result)
 
@@ -132,27 +131,6 @@ def clear(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
     selection.clear_selection(user=request.user, registry=registry)
     return _changed(request, registry, selection.SELECTION_CLEARED_MESSAGE)
-
-
-def bar_context(
-    request: HtmxHttpRequest,
-    registry: Registry,
-    *,
-    message: str = "",
-    error: bool = False,
-    summary: selection.SelectionSummary | None = None,
-) -> dict[str, Any]:
-    """What `registry/_selection_bar.html` needs, for any page that includes it."""
-    if summary is None:
-        summary = selection.selection_summary(user=request.user, registry=registry)
-    return {
-        "registry": registry,
-        "selection": summary,
-        "selection_message": message,
-        "selection_message_is_error": error,
-        "selection_size_note": selection.SIZE_COUNTS_EACH_IMAGE_ONCE,
-        "selection_max": selection.MAX_SELECTED_TAGS,
-    }
 
 
 # -- helpers -------------------------------------------------------------------------------

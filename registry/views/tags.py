@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from registry.models import Layer, Manifest, Registry, Tag
+from registry.filter_forms import filter_querystring
+from registry.models import Registry, Tag
 from registry.selection import selected_ids_among
-from registry.tag_queries import (
-    DESCENDING_FIRST,
-    PAGE_SIZES,
-    DeferredJoinPaginator,
-    TagFilters,
-    counting_is_costly,
-    filter_querystring,
-    filter_tags,
-    media_type_name,
-    parse_tag_filters,
-)
+from registry.selectors import image_details, media_type_name
+from registry.tag_filters import PAGE_SIZES, TagFilterForm, tag_page
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
 from .rendering import render_page, wants_partial
-from .selection import bar_context
-
-# Other tags on the same digest listed in the detail; the rest are counted.
-SHARED_TAGS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    sort: str = ""  # the sort key; empty: not sortable
-    numeric: bool = False
-
-
-@dataclass(frozen=True)
-class Header:
-    column: Column
-    url: str = ""
-    aria_sort: str = ""  # "ascending" / "descending" on the sorted column
-
+from .selection_bar import bar_context
+from .tables import Column, sort_header
 
 TAG_COLUMNS = [
     Column("Tag", "name"),
@@ -61,30 +35,22 @@ TAG_COLUMNS = [
 @require_GET
 def tag_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=False)
+    return _tag_page(request, registry=registry, stale_view=False)
 
 
 @require_GET
 def stale_tags(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The tags page across all repositories with "only stale" always on."""
     registry = get_registry_for_viewer(request, name)
-    filters, errors = parse_tag_filters(request.GET)
-    filters = replace(filters, stale_only=True)
-    return _tag_page(request, registry=registry, filters=filters, errors=errors, stale_view=True)
+    return _tag_page(request, registry=registry, stale_view=True)
 
 
-def _tag_page(
-    request: HtmxHttpRequest,
-    *,
-    registry: Registry,
-    filters: TagFilters,
-    errors: dict[str, str],
-    stale_view: bool,
-) -> HttpResponse:
-    tags = filter_tags(registry=registry, filters=filters)
-    paginator = DeferredJoinPaginator(tags, filters.page_size, one_pass=counting_is_costly(filters))
-    page = paginator.get_page(request.GET.get("page"))
+def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool) -> HttpResponse:
+    form = TagFilterForm(request.GET)
+    filters = form.filters()
+    if stale_view:
+        filters = replace(filters, stale_only=True)
+    page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
     rows: list[Tag] = list(page.object_list)
     for tag in rows:
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
@@ -94,57 +60,36 @@ def _tag_page(
     context = {
         "registry": registry,
         "filters": filters,
-        "errors": errors,
+        "errors": form.field_errors(),
+        "typed": form.typed(),
         "stale_view": stale_view,
         "page": page,
         "tags": rows,
-        "count": paginator.count,
-        "headers": [_header(c, request.path, filters) for c in columns],
+        "count": page.paginator.count,
+        "headers": [sort_header(c, path=request.path, filters=filters) for c in columns],
         "querystring": querystring,
         "page_url": pager_url(request.path, querystring),
         "page_sizes": PAGE_SIZES,
         "selected_ids": selected_ids_among(user=request.user, registry=registry, tag_ids=page_ids),
-        "name_value": request.GET.get("name", ""),
-        "older_than_value": request.GET.get("older_than_days", ""),
     }
     if not wants_partial(request):
         context.update(bar_context(request, registry))  # the bar is outside the listing
     return render_page(request, "registry/tags.html", context, partial="listing")
 
 
-def _header(column: Column, path: str, filters: TagFilters) -> Header:
-    if not column.sort:
-        return Header(column)
-    if filters.sort_key == column.sort:
-        next_sort = column.sort if filters.descending else f"-{column.sort}"
-        aria_sort = "descending" if filters.descending else "ascending"
-    else:
-        next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
-        aria_sort = ""
-    return Header(column, f"{path}?{filter_querystring(filters, sort=next_sort)}", aria_sort)
-
-
 @require_GET
 def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A drawer over the tags page for HTMX requests; a page of its own otherwise."""
     tag = get_tag_for_viewer(request, pk)
-    manifest = tag.manifest
-    layers = Prefetch("layers", queryset=Layer.objects.order_by("pk"))
-    children = list(
-        Manifest.objects.filter(parents=manifest)
-        .order_by("platforms", "digest")
-        .prefetch_related(layers)
-    )
-    shared = Tag.objects.filter(manifest=manifest).exclude(pk=tag.pk).order_by("name")
-    shared_tags = list(shared[:SHARED_TAGS_SHOWN])
+    image = image_details(tag=tag)
     context = {
         "tag": tag,
         "registry": tag.repository.registry,
-        "manifest": manifest,
-        "media_type_name": media_type_name(manifest.media_type),
-        "layers": [] if children else list(manifest.layers.order_by("pk")),
-        "children": children,
-        "shared_tags": shared_tags,
-        "shared_more": max(manifest.tag_count - 1 - len(shared_tags), 0),
+        "manifest": tag.manifest,
+        "media_type_name": media_type_name(tag.manifest.media_type),
+        "layers": image.layers,
+        "children": image.children,
+        "shared_tags": image.shared_tags,
+        "shared_more": image.shared_more,
     }
     return render_page(request, "registry/tag_detail.html", context, partial="drawer")

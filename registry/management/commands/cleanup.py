@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from registry.cleanup_selection import CleanupFilters, InvalidFilter, select_tags
+from registry.cleanup_selection import CleanupFilterForm, select_tags
 from registry.deletion.batches import (
     GC_COMMAND,
     GC_EXPLANATION,
@@ -158,16 +158,18 @@ class Command(BaseCommand):
         if registry is None:
             raise CommandError(unknown_registry_message(options["registry"]))
         actor = _actor(options["actor"])
-        filters = CleanupFilters(
-            repository=options["repository"],
-            tag=options["tag"],
-            older_than_days=options["older_than"],
-            stale_only=options["stale"],
-            keep_last=options["keep_last"],
+        filter_form = CleanupFilterForm(
+            {
+                "repository": options["repository"],
+                "tag": options["tag"],
+                "older_than_days": options["older_than"],
+                "stale_only": options["stale"],
+                "keep_last": options["keep_last"],
+            }
         )
 
         if options["apply"] is not None:
-            if filters != CleanupFilters():
+            if filter_form.has_changed():  # a filter differs from its default
                 raise CommandError(FILTERS_WITH_APPLY_MESSAGE)
             batch = DeletionBatch.objects.filter(
                 pk=options["apply"], registry_id=registry.pk
@@ -177,7 +179,7 @@ class Command(BaseCommand):
             self._apply(batch=batch, actor=actor, reason=reason)
             return
 
-        batch = self._plan(registry=registry, filters=filters, actor=actor, reason=reason)
+        batch = self._plan(registry=registry, filter_form=filter_form, actor=actor, reason=reason)
         if batch is None:
             return
         if actionable_count(batch) == 0:
@@ -201,14 +203,14 @@ class Command(BaseCommand):
         self,
         *,
         registry: Registry,
-        filters: CleanupFilters,
+        filter_form: CleanupFilterForm,
         actor: AbstractBaseUser,
         reason: str,
     ) -> DeletionBatch | None:
-        try:
-            selection = select_tags(registry=registry, filters=filters)
-        except InvalidFilter as exc:
-            raise CommandError(exc.message) from exc
+        if problems := filter_form.field_errors():
+            raise CommandError(next(iter(problems.values())))  # the first, as options go
+        filters = filter_form.filters()
+        selection = select_tags(registry=registry, filters=filters)
         kept = (
             f" ({selection.kept:,} kept as the newest {filters.keep_last} of their repository)"
             if selection.kept

@@ -5,14 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.audit import (
-    audit_rows,
-    date_message,
-    filter_items,
-    parse_audit_filters,
-    write_csv,
-    write_json,
-)
+from registry.audit import AuditFilterForm, date_message, filter_items
+from registry.audit_exports import audit_rows, write_csv, write_json
 
 
 class Command(BaseCommand):
@@ -28,14 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--output", metavar="FILE", help="Write here instead of stdout.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        filters, errors = parse_audit_filters(
+        form = AuditFilterForm(
             {"date_from": options["since"] or "", "registry": options["registry"] or ""}
         )
+        errors = form.field_errors()
         if "date_from" in errors:
             errors["date_from"] = date_message("--since")
         if errors:
             raise CommandError(" ".join(errors.values()))
-        rows = audit_rows(filter_items(filters))
+        rows = audit_rows(filter_items(form.filters()))
         write = write_csv if options["format"] == "csv" else write_json
         if options["output"]:
             # newline="": the CSV writer ends its lines itself (CRLF).
