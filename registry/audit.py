@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .deletion.batches import saved_progress
 from .filter_forms import CaseInsensitiveChoiceField, FilterForm, IsoDateField
 from .models import DeletionBatch, DeletionItem
 
@@ -173,20 +174,8 @@ def registry_choices(filters: AuditFilters) -> list[str]:
     return sorted(names)
 
 
-OUTCOME_COUNTS = [
-    ("deleted_count", "deleted"),
-    ("untagged_count", "untagged"),
-    ("absent_count", "already absent"),
-    ("skipped_count", "skipped"),
-    ("refused_count", "refused"),
-    ("failed_count", "failed"),
-    ("not_attempted_count", "not attempted"),
-]
-
-
 def outcome_summary(batch: DeletionBatch) -> str:
     """What came of a finished batch, such as "3 deleted · 1 failed" (empty while open)."""
     if batch.is_open:
         return ""
-    counts = [(getattr(batch, field), label) for field, label in OUTCOME_COUNTS]
-    return " · ".join(f"{count} {label}" for count, label in counts if count)
+    return saved_progress(batch=batch).summary()

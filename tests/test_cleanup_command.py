@@ -14,9 +14,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from registry.cleanup_selection import invalid_regex_message
 from registry.client import RegistryClient, errors
 from registry.deletion.batches import GC_COMMAND, GC_EXPLANATION, REASON_REQUIRED_MESSAGE
+from registry.deletion.cleanup_selection import invalid_regex_message
 from registry.image_builder import push_image, retag
 from registry.management.commands.cleanup import (
     NOTHING_MATCHES_MESSAGE,

@@ -19,12 +19,18 @@ from django.utils import timezone
 
 from registry.models import DeletionBatch, DeletionItem
 
+from .batches import BatchProgress, batch_progress, counters_of
+
 Status = DeletionBatch.Status
 Outcome = DeletionItem.Outcome
 
 # A queued batch that no worker has started this long after its confirmation was lost
 # on the way to the worker (the broker was down, or lost it): it is handed over again.
 QUEUE_PATIENCE = timedelta(minutes=2)
+
+
+class LeaseLost(Exception):
+    """Another worker took the batch over (ours looked dead): stop touching it."""
 
 
 class BatchBusy(Exception):
@@ -88,6 +94,15 @@ def is_waiting_for_a_worker(batch: DeletionBatch) -> bool:
     return batch.status == Status.QUEUED and batch.started_at is None
 
 
+def renew_lease(*, batch: DeletionBatch, token: uuid.UUID, **changes: str) -> None:
+    """Keep holding the batch (and save `changes` with it). Raises LeaseLost."""
+    renewed = DeletionBatch.objects.filter(
+        pk=batch.pk, status=Status.RUNNING, lease_token=token
+    ).update(lease_expires_at=timezone.now() + lease_duration(), **changes)
+    if not renewed:
+        raise LeaseLost
+
+
 def release_lease(*, batch: DeletionBatch, token: uuid.UUID) -> None:
     """Let the batch go (an interrupted run): the next run may take it over at once."""
     DeletionBatch.objects.filter(pk=batch.pk, status=Status.RUNNING, lease_token=token).update(
@@ -125,3 +140,28 @@ def stuck_batches(*, now: datetime) -> QuerySet[DeletionBatch]:
     )
     lease_expired = Q(status=Status.RUNNING, lease_expires_at__lt=now)
     return DeletionBatch.objects.filter(never_started | lease_expired)
+
+
+def close_batch(
+    *,
+    batch: DeletionBatch,
+    token: uuid.UUID,
+    status: str,
+    error: str = "",
+    progress: BatchProgress | None = None,
+) -> None:
+    """Close the batch with its outcome counts; only its lease holder may."""
+    progress = progress or batch_progress(batch=batch)
+    finished = DeletionBatch.objects.filter(
+        pk=batch.pk, status=Status.RUNNING, lease_token=token
+    ).update(
+        status=status,
+        error=error,
+        finished_at=timezone.now(),
+        current_repository="",
+        lease_token=None,
+        lease_expires_at=None,
+        **counters_of(progress),
+    )
+    if not finished:
+        raise LeaseLost

@@ -14,9 +14,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from registry.client import RegistryClient, errors
-from registry.models import Manifest, Registry
+from registry.models import DeletionItem, Manifest, Registry
 
 from .decision import DigestHolders
+from .outcomes import Result, absent_result, unchecked_note
+
+Outcome = DeletionItem.Outcome
 
 ProtectionCheck = Callable[[str], str | None]  # tag name -> the pattern protecting it, or None
 
@@ -173,3 +176,23 @@ def index_parents(
         for child in children.get(digest, []):
             parents[child].add(tag)
     return parents
+
+
+def check_attempted(
+    *, client: RegistryClient, items: list[DeletionItem]
+) -> list[tuple[list[DeletionItem], Result]]:
+    """Items whose request may have gone out before a crash or an interrupt: those whose
+    tag is gone were removed by the batch; the rest are left as they are. A repository
+    that cannot be read leaves its items "not known" (failed, with the reason)."""
+    by_repository: dict[str, list[DeletionItem]] = defaultdict(list)
+    for item in items:
+        by_repository[item.repository_name].append(item)
+    settled: list[tuple[list[DeletionItem], Result]] = []
+    for repository, group in by_repository.items():
+        try:
+            live = head_tags(client=client, repository=repository, names=[i.tag for i in group])
+        except errors.RegistryError as exc:
+            settled.append((group, Result(Outcome.FAILED, unchecked_note(exc.message))))
+            continue
+        settled += [([item], absent_result(item)) for item in group if item.tag not in live]
+    return settled

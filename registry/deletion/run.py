@@ -47,35 +47,27 @@ from registry.sync import count_tags_per_manifest, remove_orphan_manifests
 
 from .batches import (
     CANCELLED_NOTE,
-    BatchProgress,
     batch_progress,
     close_pending_items,
-    counters_of,
 )
 from .decision import DigestAction, decide_digest
-from .lease import claim_batch, lease_duration, release_lease
-from .live import LiveRepository, head_tags, read_changes, read_live_repository
+from .lease import LeaseLost, claim_batch, close_batch, release_lease, renew_lease
+from .live import LiveRepository, check_attempted, read_changes, read_live_repository
 from .outcomes import (
-    ALREADY_ABSENT,
     CHANGED_SINCE_PREVIEW,
-    DELETED_ANSWER_LOST,
-    DELETED_BEFORE_RESTART,
     REGISTRY_SILENT_MESSAGE,
     SILENT_IN_A_ROW_LIMIT,
     SUBJECT_KEPT,
-    UNTAGGED_ANSWER_LOST,
     OutcomeBuffer,
     Result,
     absent_result,
     downgraded_note,
     now_protected_note,
-    outcome_unknown_note,
     recheck_failed_midway_note,
     recheck_failed_note,
     stopped_note,
-    unchecked_note,
 )
-from .untagging import TagMoved, Untagger
+from .requests import Operation, Requests
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +95,6 @@ class _RecheckFailed(Exception):
         self.error = error
 
 
-class _LeaseLost(Exception):
-    """Another worker took the batch over (ours looked dead): stop touching it."""
-
-
 def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None) -> DeletionBatch:
     """Run a queued batch (or resume a running one whose worker died) to its end.
 
@@ -122,12 +110,12 @@ def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None)
         client = client or client_for(batch.registry)
     except CredentialsKeyMismatch as exc:
         close_pending_items(batch=batch, note=stopped_note(str(exc)))
-        _close_batch(batch=batch, token=token, status=Status.FAILED, error=str(exc))
+        close_batch(batch=batch, token=token, status=Status.FAILED, error=str(exc))
         batch.refresh_from_db()
         return batch
     try:
         _BatchRun(batch=batch, client=client, token=token).run()
-    except _LeaseLost:
+    except LeaseLost:
         logger.warning("Deletion batch %s was taken over by another worker", batch.pk)
     except BaseException:
         # Interrupted (Ctrl-C, SIGTERM in the command line): the outcomes known so far are
@@ -145,22 +133,11 @@ def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None)
 
 
 @dataclass
-class _Operation:
-    """One request (or pair, for a placeholder untag) and the items it settles."""
-
-    kind: str  # "delete" or "untag"
-    repository: str
-    digest: str
-    items: list[DeletionItem]
-    note: str = ""
-
-
-@dataclass
 class _Decided:
     """A repository's pending items, decided: settled already, or requests to make."""
 
     settled: list[tuple[list[DeletionItem], Result]] = field(default_factory=list)
-    operations: list[_Operation] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list)
 
     def settle(self, items: list[DeletionItem], result: Result) -> None:
         self.settled.append((items, result))
@@ -171,7 +148,7 @@ class _BatchRun:
         self.batch = batch
         self.client = client
         self.token = token
-        self.untagger = Untagger(client)
+        self.requests = Requests(client)
         self.is_protected = protection_check(rules=rules_for(registry=batch.registry))
         # (repository, digest) deleted by this batch, in this run or before a restart.
         self.deleted_digests: set[tuple[str, str]] = set(
@@ -311,17 +288,17 @@ class _BatchRun:
                 group, Result(Outcome.SKIPPED, now_protected_note(list(decision.protected)))
             )
         elif decision.action == DigestAction.DELETE:
-            into.operations.append(_Operation("delete", repository, digest, group))
+            into.operations.append(Operation("delete", repository, digest, group))
         else:
             unplanned = sorted(set(decision.others) - planned)
             note = downgraded_note(unplanned) if deleting and unplanned else ""
             into.operations += [
-                _Operation("untag", repository, digest, [item], note=note) for item in group
+                Operation("untag", repository, digest, [item], note=note) for item in group
             ]
 
     def _companions_to_delete(
-        self, repository: str, operations: list[_Operation], live: LiveRepository
-    ) -> list[_Operation]:
+        self, repository: str, operations: list[Operation], live: LiveRepository
+    ) -> list[Operation]:
         """Signature tags go only with their image: deleted now, or already gone."""
         kept = []
         for operation in operations:
@@ -335,7 +312,7 @@ class _BatchRun:
     # -- acting ------------------------------------------------------------------------
 
     def _perform(
-        self, operations: list[_Operation], *, live: LiveRepository, planned: set[str]
+        self, operations: list[Operation], *, live: LiveRepository, planned: set[str]
     ) -> None:
         if not operations:
             return
@@ -359,8 +336,8 @@ class _BatchRun:
             self._renew_lease()
 
     def _recheck(
-        self, chunk: list[_Operation], *, live: LiveRepository, planned: set[str]
-    ) -> list[_Operation]:
+        self, chunk: list[Operation], *, live: LiveRepository, planned: set[str]
+    ) -> list[Operation]:
         """Just before a chunk of requests: each manifest delete decided again against the
         tags pushed since the registry was last read (see `read_changes`)."""
         repository = chunk[0].repository
@@ -387,13 +364,13 @@ class _BatchRun:
         self._save(decided.settled)
         return decided.operations
 
-    def _perform_chunk(self, chunk: list[_Operation], *, live: LiveRepository) -> None:
+    def _perform_chunk(self, chunk: list[Operation], *, live: LiveRepository) -> None:
         live.fresh = False
         self._mark_attempted(chunk)
         stop: _StopBatch | None = None
         outcomes = OutcomeBuffer(on_save=self._renew_lease)
         try:
-            for operation, result, error in self.client.map_concurrently(self._act, chunk):
+            for operation, result, error in self.client.map_concurrently(self.requests.act, chunk):
                 if error is not None:
                     result = Result(Outcome.FAILED, error.message, error.status)
                     if isinstance(error, STOPPING_ERRORS):
@@ -411,62 +388,6 @@ class _BatchRun:
             outcomes.save()
         if stop is not None:
             raise stop
-
-    def _act(self, operation: _Operation) -> Result:
-        try:
-            return self._request(operation)
-        except (errors.RegistryUnreachable, errors.ServerError) as exc:
-            return self._after_lost_answer(operation, exc)
-
-    def _request(self, operation: _Operation) -> Result:
-        if operation.kind == "delete":
-            try:
-                self.client.delete_manifest(operation.repository, operation.digest)
-            except errors.NotFound as exc:
-                # Gone between the re-check and now: by an earlier attempt of ours whose
-                # answer was lost (a retried 5xx, or a run that was killed), else by someone.
-                if exc.retries:
-                    return Result(Outcome.DELETED, DELETED_ANSWER_LOST, 404)
-                if any(item.attempted_at for item in operation.items):
-                    return Result(Outcome.DELETED, DELETED_BEFORE_RESTART, 404)
-                return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
-            return Result(Outcome.DELETED, http_status=202)
-        item = operation.items[0]
-        try:
-            untagged = self.untagger.untag(
-                repository=operation.repository, tag=item.tag, digest=operation.digest
-            )
-        except TagMoved:
-            return Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW)
-        except errors.NotFound:
-            return Result(Outcome.ABSENT, ALREADY_ABSENT, 404)
-        return Result(Outcome.UNTAGGED, http_status=untagged.http_status)
-
-    def _after_lost_answer(self, operation: _Operation, error: errors.RegistryError) -> Result:
-        """No answer came, or a 5xx (which a proxy may send after the registry acted): ask
-        the registry what is true before recording anything."""
-        deleting = operation.kind == "delete"
-        reference = operation.digest if deleting else operation.items[0].tag
-        try:
-            gone = self._is_gone(operation.repository, reference)
-        except errors.RegistryError as check:
-            note = outcome_unknown_note(error.message, check.message)
-            silent = isinstance(error, errors.RegistryUnreachable) and isinstance(
-                check, errors.RegistryUnreachable
-            )
-            return Result(Outcome.FAILED, note, error.status, registry_silent=silent)
-        if not gone:
-            return Result(Outcome.FAILED, error.message, error.status)
-        if deleting:
-            return Result(Outcome.DELETED, DELETED_ANSWER_LOST, error.status)
-        return Result(Outcome.UNTAGGED, UNTAGGED_ANSWER_LOST, error.status)
-
-    def _is_gone(self, repository: str, reference: str) -> bool:
-        try:
-            self.client.head_manifest(repository, reference)
-        except errors.NotFound:
-            return True
-        return False
 
     def _count_silence(self, silent: bool) -> bool:
         """Count requests in a row that reached no registry; True once there are too many."""
@@ -494,21 +415,10 @@ class _BatchRun:
         attempted = DeletionItem.objects.filter(
             batch=self.batch, outcome=Outcome.PENDING, attempted_at__isnull=False
         ).order_by("position")
-        by_repository: dict[str, list[DeletionItem]] = defaultdict(list)
-        for item in attempted:
-            by_repository[item.repository_name].append(item)
-        for repository, items in by_repository.items():
-            try:
-                live = head_tags(
-                    client=self.client, repository=repository, names=[i.tag for i in items]
-                )
-            except errors.RegistryError as exc:
-                self._save([(items, Result(Outcome.FAILED, unchecked_note(exc.message)))])
-                continue
-            self._save([([item], absent_result(item)) for item in items if item.tag not in live])
+        self._save(check_attempted(client=self.client, items=list(attempted)))
         close_pending_items(batch=self.batch, note=note)
 
-    def _mark_attempted(self, operations: list[_Operation]) -> None:
+    def _mark_attempted(self, operations: list[Operation]) -> None:
         ids = [item.pk for operation in operations for item in operation.items]
         DeletionItem.objects.filter(pk__in=ids).update(attempted_at=timezone.now())
 
@@ -533,11 +443,7 @@ class _BatchRun:
     # -- the batch row -----------------------------------------------------------------
 
     def _renew_lease(self, **changes: str) -> None:
-        renewed = DeletionBatch.objects.filter(
-            pk=self.batch.pk, status=Status.RUNNING, lease_token=self.token
-        ).update(lease_expires_at=timezone.now() + lease_duration(), **changes)
-        if not renewed:
-            raise _LeaseLost
+        renew_lease(batch=self.batch, token=self.token, **changes)
 
     def _cancel_requested(self) -> bool:
         return DeletionBatch.objects.filter(pk=self.batch.pk, cancel_requested=True).exists()
@@ -552,31 +458,6 @@ class _BatchRun:
             status = Status.PARTIAL
         else:
             status = Status.SUCCEEDED
-        _close_batch(
+        close_batch(
             batch=self.batch, token=self.token, status=status, error=stop_message, progress=progress
         )
-
-
-def _close_batch(
-    *,
-    batch: DeletionBatch,
-    token: uuid.UUID,
-    status: str,
-    error: str = "",
-    progress: BatchProgress | None = None,
-) -> None:
-    """Close the batch with its outcome counts; only its lease holder may."""
-    progress = progress or batch_progress(batch=batch)
-    finished = DeletionBatch.objects.filter(
-        pk=batch.pk, status=Status.RUNNING, lease_token=token
-    ).update(
-        status=status,
-        error=error,
-        finished_at=timezone.now(),
-        current_repository="",
-        lease_token=None,
-        lease_expires_at=None,
-        **counters_of(progress),
-    )
-    if not finished:
-        raise _LeaseLost

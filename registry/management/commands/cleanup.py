@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from registry.cleanup_selection import CleanupFilterForm, select_tags
 from registry.deletion.batches import (
     GC_COMMAND,
     GC_EXPLANATION,
@@ -29,6 +28,7 @@ from registry.deletion.batches import (
     deleted_tags_planned,
     saved_progress,
 )
+from registry.deletion.cleanup_selection import CleanupFilterForm, select_tags
 from registry.deletion.lease import BatchHeld, RepositoriesBusy
 from registry.deletion.plan import plan_deletion
 from registry.deletion.run import execute_batch

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from registry.cleanup_selection import (
+from registry.deletion.cleanup_selection import (
     KEEP_LAST_MESSAGE,
     OLDER_THAN_MESSAGE,
     CleanupFilterForm,

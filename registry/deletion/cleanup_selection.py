@@ -33,11 +33,11 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from .filter_forms import FilterForm, FlagField, WholeNumberField
-from .models import Registry, Tag
-from .regex_validation import regex_problem
-from .staleness import natural_key
-from .tag_filters import MAX_OLDER_THAN_DAYS
+from registry.filter_forms import FilterForm, FlagField, WholeNumberField
+from registry.models import Registry, Tag
+from registry.regex_validation import regex_problem
+from registry.staleness import natural_key
+from registry.tag_filters import MAX_OLDER_THAN_DAYS
 
 
 def invalid_regex_message(option: str, problem: str) -> str:
