@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db.models import BooleanField, Func
 
+from registry.user_patterns import UserPattern
+
 
 def name_regex(pattern: str, *, anchored: bool) -> str:
     """The regular expression the database runs: anchored means the whole name matches.
@@ -95,15 +97,11 @@ class RegexSearch(Func):
         return f"{sql} {connection.operators['regex'] % '%s'}", [*params, self.pattern]
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list]:
-        search = re.compile(self.pattern).search
+        # Compiled with each statement, so every statement gets its own time budget.
+        pattern = UserPattern(self.pattern)
         name = "janitor_regex_" + hashlib.sha256(self.pattern.encode()).hexdigest()[:20]
         connection.ensure_connection()
-        connection.connection.create_function(
-            name,
-            1,
-            lambda value: value is not None and search(value) is not None,
-            deterministic=True,
-        )
+        connection.connection.create_function(name, 1, pattern.matches, deterministic=True)
         sql, params = compiler.compile(self.source_expressions[0])
         return f"{name}({sql})", list(params)
 

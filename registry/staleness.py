@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from .chunking import chunks
 from .models import Registry, StalenessRules, Tag
+from .user_patterns import RULES_BUDGET_SECONDS, Budget, UserPattern
 
 READ_CHUNK = 2000  # rows fetched at a time while streaming the tags
 STORED_FIELDS = ["is_stale", "is_protected", "stale_reason", "subject_digest"]
@@ -79,17 +80,21 @@ class Verdict:
 class _Rules:
     """StalenessRules with the patterns compiled, once per evaluation."""
 
-    protected: list[re.Pattern[str]]
-    branch: re.Pattern[str] | None
+    protected: list[UserPattern]
+    branch: UserPattern | None
     max_age_days: int
     keep_newest: int
     by_first_seen: bool
 
     @classmethod
-    def of(cls, rules: StalenessRules) -> _Rules:
+    def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> _Rules:
+        """Raises PatternTooSlow once the patterns' searches use up `budget`."""
+        budget = budget or Budget(RULES_BUDGET_SECONDS)
         return cls(
-            protected=[re.compile(p) for p in rules.protected_patterns],
-            branch=re.compile(rules.branch_pattern) if rules.branch_pattern else None,
+            protected=[UserPattern(p, budget=budget) for p in rules.protected_patterns],
+            branch=UserPattern(rules.branch_pattern, budget=budget)
+            if rules.branch_pattern
+            else None,
             max_age_days=rules.max_age_days,
             keep_newest=rules.keep_newest,
             by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
@@ -110,10 +115,13 @@ def rules_for(*, registry: Registry) -> StalenessRules:
 
 
 def evaluate_tags(
-    *, rules: StalenessRules, tags: list[TagFacts], now: datetime
+    *, rules: StalenessRules, tags: list[TagFacts], now: datetime, budget: Budget | None = None
 ) -> dict[int, Verdict]:
-    """The verdict on every tag of ONE repository, by tag id."""
-    compiled = _Rules.of(rules)
+    """The verdict on every tag of ONE repository, by tag id.
+
+    Raises PatternTooSlow when the rules' patterns use up `budget` (see user_patterns).
+    """
+    compiled = _Rules.of(rules, budget=budget)
     verdicts: dict[int, Verdict] = {}
     protected_names: dict[str, list[str]] = {}  # digest -> protected tags pointing at it
     for tag in tags:
@@ -157,7 +165,10 @@ def evaluate_tags(
 
 
 def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
-    """A function telling which protected pattern a tag name matches, if any."""
+    """A function telling which protected pattern a tag name matches, if any.
+
+    It raises PatternTooSlow once the patterns have run for RULES_BUDGET_SECONDS.
+    """
     compiled = _Rules.of(rules)
     return lambda name: _protecting_pattern(compiled, name)
 
@@ -280,17 +291,20 @@ def refresh_staleness(
     registry: Registry,
     now: datetime | None = None,
     repository_ids: Iterable[int] | None = None,
+    budget: Budget | None = None,
 ) -> int:
     """Recompute the verdict on the registry's tags (or some repositories'); store it.
 
     Reads all tags in one streamed query, and writes only the rows whose verdict
-    changed. Returns how many rows it wrote.
+    changed. Returns how many rows it wrote. Raises PatternTooSlow, having written
+    nothing, when the rules' patterns use up `budget` (a minute by default).
     """
     rules = rules_for(registry=registry)
     now = now or timezone.now()
+    budget = budget or Budget(RULES_BUDGET_SECONDS)
     changed: dict[StoredVerdict, list[int]] = {}
     for facts, stored in _tags_by_repository(registry=registry, repository_ids=repository_ids):
-        verdicts = evaluate_tags(rules=rules, tags=facts, now=now)
+        verdicts = evaluate_tags(rules=rules, tags=facts, now=now, budget=budget)
         for pk, verdict in verdicts.items():
             values = _stored(verdict)
             if values != stored[pk]:
@@ -382,14 +396,18 @@ def stale_figures(*, registry: Registry) -> StaleFigures:
     return StaleFigures(total=figures["total"], stale=figures["stale"])
 
 
-def preview_staleness(*, registry: Registry, rules: StalenessRules, now: datetime) -> StaleFigures:
+def preview_staleness(
+    *, registry: Registry, rules: StalenessRules, now: datetime, budget: Budget | None = None
+) -> StaleFigures:
     """How many tags `rules` (saved or not) would make stale; writes nothing.
 
-    Streams the tags repository by repository, as refresh_staleness does.
+    Streams the tags repository by repository, as refresh_staleness does. Raises
+    PatternTooSlow when the rules' patterns use up `budget`.
     """
+    budget = budget or Budget(RULES_BUDGET_SECONDS)
     total = stale = becoming = leaving = 0
     for facts, stored in _tags_by_repository(registry=registry, stored_fields=["is_stale"]):
-        for pk, verdict in evaluate_tags(rules=rules, tags=facts, now=now).items():
+        for pk, verdict in evaluate_tags(rules=rules, tags=facts, now=now, budget=budget).items():
             (was_stale,) = stored[pk]
             total += 1
             stale += verdict.stale

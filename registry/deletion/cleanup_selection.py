@@ -22,7 +22,6 @@ few narrow columns per tag).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +37,7 @@ from registry.models import Registry, Tag
 from registry.regex_validation import regex_problem
 from registry.staleness import natural_key
 from registry.tag_filters import MAX_OLDER_THAN_DAYS
+from registry.user_patterns import RULES_BUDGET_SECONDS, Budget, UserPattern
 
 
 def invalid_regex_message(option: str, problem: str) -> str:
@@ -101,9 +101,13 @@ class CleanupSelection:
 
 
 def select_tags(*, registry: Registry, filters: CleanupFilters) -> CleanupSelection:
-    """The registry's cached tags that `filters` (checked by CleanupFilterForm) choose."""
-    repository = re.compile(filters.repository) if filters.repository else None
-    tag = re.compile(filters.tag) if filters.tag else None
+    """The registry's cached tags that `filters` (checked by CleanupFilterForm) choose.
+
+    Raises PatternTooSlow when a pattern runs out of its time budget.
+    """
+    budget = Budget(RULES_BUDGET_SECONDS)
+    repository = UserPattern(filters.repository, budget=budget) if filters.repository else None
+    tag = UserPattern(filters.tag, budget=budget) if filters.tag else None
 
     rows = Tag.objects.filter(repository__registry=registry)
     if filters.older_than_days is not None:

@@ -44,6 +44,7 @@ from registry.models import DeletionBatch, DeletionItem, Repository, Tag
 from registry.secrets import CredentialsKeyMismatch
 from registry.staleness import protection_check, refresh_staleness, rules_for
 from registry.sync import count_tags_per_manifest, remove_orphan_manifests
+from registry.user_patterns import PatternTooSlow
 
 from .batches import (
     CANCELLED_NOTE,
@@ -171,6 +172,9 @@ class _BatchRun:
                 self._run_repository(repository)
             except _StopBatch as stop:
                 stop_message = stop.message
+                break
+            except PatternTooSlow as exc:  # the protected patterns of the rules
+                stop_message = exc.message
                 break
             if self._cancel_requested():
                 cancelled = True
@@ -438,7 +442,10 @@ class _BatchRun:
                 Tag.objects.filter(repository=repo, name__in=chunk).delete()
             remove_orphan_manifests(repo)
             count_tags_per_manifest(repo)
-        refresh_staleness(registry=self.batch.registry, repository_ids=[repo.pk])
+        try:
+            refresh_staleness(registry=self.batch.registry, repository_ids=[repo.pk])
+        except PatternTooSlow:
+            logger.warning("Staleness of %s not refreshed: its patterns are too slow", repository)
 
     # -- the batch row -----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from registry.staleness import (
     rules_for,
     stale_figures,
 )
+from registry.user_patterns import PatternTooSlow
 
 from .access import HtmxHttpRequest, get_registry_for_admin
 from .rendering import render_page
@@ -40,19 +41,21 @@ def edit_rules(request: HtmxHttpRequest, name: str) -> HttpResponse:
     preview: StaleFigures | None = None
     if request.method == "POST":
         form = StalenessRulesForm(request.POST, instance=rules)
-        if form.is_valid() and request.POST.get("action") == PREVIEW:
-            # Evaluated on the unsaved rules: nothing is written.
-            preview = preview_staleness(
-                registry=registry, rules=form.save(commit=False), now=timezone.now()
-            )
-        elif form.is_valid():
-            with transaction.atomic():
-                form.save()
-                changed = refresh_staleness(registry=registry)
-            messages.success(
-                request, saved_message(changed=changed, figures=stale_figures(registry=registry))
-            )
-            return redirect("rules", name=registry.name)
+        try:
+            if form.is_valid() and request.POST.get("action") == PREVIEW:
+                # Evaluated on the unsaved rules: nothing is written.
+                preview = preview_staleness(
+                    registry=registry, rules=form.save(commit=False), now=timezone.now()
+                )
+            elif form.is_valid():
+                with transaction.atomic():
+                    form.save()
+                    changed = refresh_staleness(registry=registry)
+                figures = stale_figures(registry=registry)
+                messages.success(request, saved_message(changed=changed, figures=figures))
+                return redirect("rules", name=registry.name)
+        except PatternTooSlow as exc:
+            form.add_error(None, exc.message)  # nothing was saved
     else:
         form = StalenessRulesForm(instance=rules)
     return _render(request, registry=registry, form=form, preview=preview)

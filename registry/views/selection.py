@@ -25,6 +25,7 @@ from registry import selection
 from registry.models import Registry
 from registry.selectors import tags_in_order
 from registry.tag_filters import TagFilterForm, filter_tags
+from registry.user_patterns import PatternTooSlow, pattern_budget
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
@@ -118,11 +119,15 @@ def select_matching(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if errors := form.field_errors():
         # A field with an error is left out of the filter: selecting would take too much.
         return _changed(request, registry, filter_problem_message(errors), error=True)
-    result = selection.add_matching(
-        user=request.user,
-        registry=registry,
-        queryset=filter_tags(registry=registry, filters=form.filters()),
-    )
+    try:
+        with pattern_budget():
+            result = selection.add_matching(
+                user=request.user,
+                registry=registry,
+                queryset=filter_tags(registry=registry, filters=form.filters()),
+            )
+    except PatternTooSlow as exc:
+        return _changed(request, registry, exc.message, error=True)
     return _added(request, registry, result)
 
 

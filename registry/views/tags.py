@@ -12,6 +12,7 @@ from registry.models import Registry, Tag
 from registry.selection import selected_ids_among
 from registry.selectors import image_details, media_type_name
 from registry.tag_filters import PAGE_SIZES, TagFilterForm, tag_page
+from registry.user_patterns import PatternTooSlow, pattern_budget
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
@@ -50,8 +51,16 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
     filters = form.filters()
     if stale_view:
         filters = replace(filters, stale_only=True)
-    page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
-    rows: list[Tag] = list(page.object_list)
+    errors = form.field_errors()
+    try:
+        with pattern_budget():
+            page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
+            rows: list[Tag] = list(page.object_list)
+    except PatternTooSlow as exc:
+        # As any field with an error: said next to the box, and left out of the list.
+        errors["name"], filters = exc.message, replace(filters, name="")
+        page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
+        rows = list(page.object_list)
     for tag in rows:
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
     page_ids = [tag.pk for tag in rows]
@@ -60,7 +69,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
     context = {
         "registry": registry,
         "filters": filters,
-        "errors": form.field_errors(),
+        "errors": errors,
         "typed": form.typed(),
         "stale_view": stale_view,
         "page": page,

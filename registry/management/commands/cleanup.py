@@ -35,6 +35,7 @@ from registry.deletion.run import execute_batch
 from registry.enqueue import start_batch
 from registry.models import DeletionBatch, Registry
 from registry.roles import ADMINS, DELETE_PERMISSION, JANITORS
+from registry.user_patterns import PatternTooSlow
 
 NOTHING_MATCHES_MESSAGE = "No cached tag matches these filters: nothing to plan."
 
@@ -210,7 +211,10 @@ class Command(BaseCommand):
         if problems := filter_form.field_errors():
             raise CommandError(next(iter(problems.values())))  # the first, as options go
         filters = filter_form.filters()
-        selection = select_tags(registry=registry, filters=filters)
+        try:
+            selection = select_tags(registry=registry, filters=filters)
+        except PatternTooSlow as exc:
+            raise CommandError(exc.message) from exc
         kept = (
             f" ({selection.kept:,} kept as the newest {filters.keep_last} of their repository)"
             if selection.kept
