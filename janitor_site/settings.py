@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -56,6 +57,11 @@ INSTALLED_APPS = [
     "template_partials",
     "registry",
 ]
+# The demo and test kit (`manage.py demo`, `seed_demo_registry`) is not shipped in the
+# production image: its commands exist only where the package does. `devtools.apps`, not
+# `devtools`, so that an unrelated installed package of that name does not count.
+if importlib.util.find_spec("devtools") and importlib.util.find_spec("devtools.apps"):
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image
 from registry.background import run_in_background
-from registry.image_builder import push_image
 from registry.models import SyncRun, Tag
 from registry.tasks import sync_registry_task
 

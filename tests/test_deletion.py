@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, push_index, retag, upload_layer
 from registry import deletion_run
 from registry.client import RegistryClient, errors
 from registry.deletion_batches import confirm_batch
 from registry.deletion_plan import plan_deletion
-from registry.image_builder import push_image, push_index, retag, upload_layer
 from registry.models import DeletionBatch, DeletionItem, Manifest, StalenessRules, Tag
 from registry.sync import sync_registry
 
@@ -277,7 +277,7 @@ def test_an_index_pushed_after_the_plan_protects_its_children(
 def test_a_registry_with_deletion_disabled_stops_the_batch_after_one_item(
     db, tmp_path, janitor
 ) -> None:
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
     from registry.registries import save_registry
 
     local = start_local_registry(root_dir=tmp_path / "ro", delete_enabled=False)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.image_builder import Pushed, push_image
 from registry import deletion_run
 from registry.client import RegistryClient
 from registry.deletion_batches import confirm_batch
 from registry.deletion_plan import plan_deletion
-from registry.image_builder import Pushed, push_image
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, retag
 from registry import deletion_run
 from registry.client import RegistryClient, errors
 from registry.deletion_batches import confirm_batch
 from registry.deletion_plan import plan_deletion
-from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.sync import sync_registry
 from tests.support.fault_proxy import Respond, distribution_error

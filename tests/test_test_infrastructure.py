@@ -15,7 +15,8 @@ import jwt
 import pytest
 import requests
 
-from registry.local_registry import LocalRegistry, start_local_registry
+from devtools.local_registry import LocalRegistry, start_local_registry
+from devtools.redis_server import RedisServer
 from tests.support.fault_proxy import (
     Delay,
     FaultProxy,
@@ -25,7 +26,6 @@ from tests.support.fault_proxy import (
     distribution_error,
 )
 from tests.support.fixtures import BasicAuthRegistry, TokenRegistry
-from tests.support.redis_server import RedisServer
 from tests.support.token_issuer import TokenIssuer, parse_scope
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient
-from registry.image_builder import push_image, retag
 from registry.untagging import TagMoved, Untagger
 from tests.support.fault_proxy import Respond
 

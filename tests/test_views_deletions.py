@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient, errors
 from registry.deletion_batches import (
     ALREADY_FINISHED_MESSAGE,
@@ -27,7 +28,6 @@ from registry.deletion_batches import (
     typed_count_message,
 )
 from registry.deletion_plan import NOTHING_SELECTED_MESSAGE
-from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
 from registry.selection import add_tags
 from registry.sync import sync_registry

@@ -98,7 +98,7 @@ def write_htpasswd(
     path: Path, users: dict[str, str], *, rounds: int = HTPASSWD_BCRYPT_ROUNDS
 ) -> None:
     """Write an htpasswd file with bcrypt hashes, the only kind distribution accepts."""
-    import bcrypt  # only the tests write htpasswd files; the app does not need bcrypt
+    import bcrypt  # in the `dev` extra: only the tests write htpasswd files
 
     lines = []
     for username, password in users.items():

@@ -8,13 +8,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from devtools.demo_seed import seed_demo_images
+from devtools.local_registry import start_local_registry
 from registry.client import RegistryClient
-from registry.demo_seed import seed_demo_images
-from registry.local_registry import start_local_registry
+from registry.management.commands.sync_registry import describe_run
 from registry.registries import save_registry
 from registry.sync import sync_registry
-
-from .sync_registry import describe_run
 
 DEMO_USERNAME = "demo"
 

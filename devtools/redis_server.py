@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry.local_registry import find_free_port
+from devtools.local_registry import find_free_port
 
 REDIS_BINARY = "/usr/bin/redis-server"
 HOST = "127.0.0.1"
