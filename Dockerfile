@@ -22,10 +22,11 @@ COPY templates/ templates/
 COPY static/ static/
 RUN pip install .
 
-# The keys only let settings load; they are not kept in the image.
+# The keys and the Redis URL only let settings load; they are not kept in the image.
 RUN DEBUG=0 \
     SECRET_KEY=build-only-not-a-secret \
     CREDENTIALS_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    REDIS_URL=redis://build-only.invalid:6379/0 \
     python manage.py collectstatic --noinput \
     && mkdir -p var && chown janitor:janitor var
 

@@ -113,12 +113,12 @@ def test_every_compose_variable_is_documented_in_env_example() -> None:
 def test_env_example_documents_every_setting() -> None:
     settings_variables = set(
         re.findall(
-            r"env\.(?:str|bool|int|float|list|db)\(\s*\"([A-Z_]+)\"",
+            r"env_(?:str|bool|int|float|list|database)\(\s*\"([A-Z_]+)\"",
             read("janitor_site/settings.py"),
         )
     )
 
-    assert settings_variables, "no env.<type>(...) found in settings.py"
+    assert settings_variables, "no env_<type>(...) found in settings.py"
     assert settings_variables - documented_variables() == set()
 
 
