@@ -14,12 +14,14 @@ SYSTEM_PYTHON ?= python3
 INSTALL_STAMP := .venv/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help install system-packages demo test test-only lint format bench screenshots clean
 
 help:
 	@echo "make install    system packages (as root), .venv and the project in it"
-	@echo "make demo       local registry + seeded data + dashboard on http://127.0.0.1:8000"
+	@echo "make demo       registry, Redis, worker, beat + dashboard on http://127.0.0.1:8000"
+	@echo "                (DEMO_ARGS='--registry-port 5002 --addrport 127.0.0.1:8001 ...')"
 	@echo "make test       ruff, then pytest -n auto (PYTEST_ARGS='...' to pass more)"
 	@echo "make test-only  pytest only"
 	@echo "make bench      python -m bench (BENCH_ARGS='...')"
@@ -66,8 +68,9 @@ $(INSTALL_STAMP): pyproject.toml | system-packages
 	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
 	@touch $@
 
+# Every process the demo starts is its child; Ctrl-C stops them all.
 demo: install
-	DEBUG=1 $(PYTHON) manage.py demo
+	DEBUG=1 $(PYTHON) manage.py demo $(DEMO_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .
