@@ -200,8 +200,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     VAR_DIR.mkdir(exist_ok=True)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The JIT spends ~0.5 s compiling the dashboard's aggregates over 100,000 rows and
-    # saves nothing at this size: every page query is index-bound.
+    # The JIT compiles the dashboard's aggregates at length and saves nothing at this
+    # size: every page query is index-bound (docs/benchmarks.md).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
