@@ -285,3 +285,11 @@ def test_the_files_the_image_ships_run_without_devtools(tmp_path: Path) -> None:
     assert {"sync_registry", "cleanup", "add_registry"} <= set(commands)
     assert "demo" not in commands
     assert "seed_demo_registry" not in commands
+
+
+def test_pre_commit_runs_ruff_check_and_format_from_the_locked_venv() -> None:
+    config = yaml.safe_load(read(".pre-commit-config.yaml"))
+    entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
+
+    assert any(entry.startswith(".venv/bin/ruff check") for entry in entries)
+    assert any(entry.startswith(".venv/bin/ruff format") for entry in entries)
