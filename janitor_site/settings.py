@@ -243,8 +243,6 @@ if not REDIS_URL:
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = False
-# Goes in the next commit, with the code that reads it (registry.background).
-TASKS_IN_THREADS = env_bool("TASKS_IN_THREADS", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -15,7 +15,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # development Redis at REDIS_URL's default: it may belong to someone else's demo.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
-TASKS_IN_THREADS = False
 REGISTRY_MAX_RETRIES = 2
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
