@@ -37,8 +37,10 @@ _database_engines = {
 
 
 def _raw(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+    """The variable's value; None when unset or blank. Kept as written (a key may hold
+    any character); the number and boolean readers strip it."""
+    value = os.environ.get(name, "")
+    return value if value.strip() else None
 
 
 def env_str(name: str, default: str) -> str:
@@ -50,9 +52,9 @@ def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:
         return default
-    if value.lower() in _true_words:
+    if value.strip().lower() in _true_words:
         return True
-    if value.lower() in _false_words:
+    if value.strip().lower() in _false_words:
         return False
     raise ImproperlyConfigured(
         f"{name}={value!r} is not a boolean: use one of 1, true, yes, on, 0, false, no, off."
@@ -64,7 +66,7 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if value is None:
         return default
     try:
-        number = int(value)
+        number = int(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
     if number < minimum:
@@ -77,7 +79,7 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     if value is None:
         return default
     try:
-        number = float(value)
+        number = float(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
     if not number >= minimum:  # also refuses nan
