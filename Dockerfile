@@ -13,19 +13,24 @@ RUN useradd --system --create-home --uid 10001 janitor
 
 WORKDIR /app
 
-# Copied one by one so that .venv, var/, .env and .git never reach the image.
+# The locked versions first, in a layer of their own that code changes do not rebuild.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# Copied one by one so that .venv, var/, .env and .git never reach the image, nor the
+# demo and test kit (devtools/), the benchmarks (bench/) or the tests.
 COPY pyproject.toml README.md manage.py ./
 COPY janitor_site/ janitor_site/
 COPY registry/ registry/
-COPY bench/ bench/
 COPY templates/ templates/
 COPY static/ static/
-RUN pip install .
+RUN pip install --no-deps .
 
-# The keys only let settings load; they are not kept in the image.
+# The keys and the Redis URL only let settings load; they are not kept in the image.
 RUN DEBUG=0 \
     SECRET_KEY=build-only-not-a-secret \
     CREDENTIALS_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    REDIS_URL=redis://build-only.invalid:6379/0 \
     python manage.py collectstatic --noinput \
     && mkdir -p var && chown janitor:janitor var
 

@@ -1,6 +1,7 @@
 # Registry Janitor: `make demo` to try it, `make test` before every commit.
 #
-# Everything runs from a virtualenv in the checkout (.venv). `make install` also
+# Everything runs from a virtualenv in the checkout (.venv), installed from the lock
+# (requirements-dev.txt; `make lock` writes it from pyproject.toml). `make install` also
 # needs Debian packages: docker-registry and redis-server (the tests and the demo
 # start their own processes from these binaries), chromium (the browser tests) and
 # python3-venv.
@@ -10,16 +11,22 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON := .venv/bin/python
+APP_LOCK := requirements.txt
+DEV_LOCK := requirements-dev.txt
 SYSTEM_PYTHON ?= python3
 INSTALL_STAMP := .venv/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+LOCK_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: help install system-packages demo test test-only lint format bench screenshots clean
+.PHONY: help install system-packages lock demo test test-only lint format bench screenshots clean
 
 help:
-	@echo "make install    system packages (as root), .venv and the project in it"
-	@echo "make demo       local registry + seeded data + dashboard on http://127.0.0.1:8000"
+	@echo "make install    system packages (as root), .venv from the lock, the project in it"
+	@echo "make lock       rewrite the locks from pyproject.toml (LOCK_ARGS=--upgrade to bump)"
+	@echo "make demo       registry, Redis, worker, beat + dashboard on http://127.0.0.1:8000"
+	@echo "                (DEMO_ARGS='--registry-port 5002 --addrport 127.0.0.1:8001 ...')"
 	@echo "make test       ruff, then pytest -n auto (PYTEST_ARGS='...' to pass more)"
 	@echo "make test-only  pytest only"
 	@echo "make bench      python -m bench (BENCH_ARGS='...')"
@@ -57,17 +64,30 @@ system-packages:
 		fi;; \
 	esac
 
-# Rebuilt when pyproject.toml changes, so a second `make install` does nothing.
-$(INSTALL_STAMP): pyproject.toml | system-packages
+# Redone when pyproject.toml or a lock changes, so a second `make install` does nothing.
+# The lock holds every package, pip included; the project itself goes in without deps.
+$(INSTALL_STAMP): pyproject.toml $(APP_LOCK) $(DEV_LOCK) | system-packages
 	@if [ ! -x $(PYTHON) ]; then \
 		$(SYSTEM_PYTHON) -m venv .venv || { rm -rf .venv; exit 1; }; \
 	fi
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PYTHON) -m pip install --disable-pip-version-check -e '.[test]'
+	$(PYTHON) -m pip install --disable-pip-version-check -r $(DEV_LOCK)
+	$(PYTHON) -m pip install --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# Python 3.11, as in the image. The app lock goes first and constrains the dev lock,
+# so the two pin the same versions. No index or find-links lines: those belong to the
+# machine, not the project.
+PIP_COMPILE := .venv/bin/pip-compile --quiet --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock: install
+	$(PIP_COMPILE) --output-file=$(APP_LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra=test --extra=dev --constraint=$(APP_LOCK) \
+		--output-file=$(DEV_LOCK) pyproject.toml
+
+# Every process the demo starts is its child; Ctrl-C stops them all.
 demo: install
-	DEBUG=1 $(PYTHON) manage.py demo
+	DEBUG=1 $(PYTHON) manage.py demo $(DEMO_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .

@@ -87,7 +87,7 @@ def _child_env(workdir: Path) -> dict[str, str]:
 
 def _seed(workdir: Path, env: dict[str, str], options: argparse.Namespace) -> float:
     """Seed once into workdir/seed; its storage is copied for every measured run."""
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
 
     registry = start_local_registry(root_dir=workdir / "seed", delete_enabled=True)
     try:
@@ -102,7 +102,7 @@ def _measure_deletes(
     workdir: Path, env: dict[str, str], options: argparse.Namespace
 ) -> tuple[list[dict], list[dict]]:
     """Floor and batch runs in turn, so that the machine's other work hits both alike."""
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
 
     token = secrets.token_hex(3)
     floors: list[dict] = []

@@ -39,8 +39,8 @@ def seed(url: str, repositories: int, tags: int, images_path: Path) -> dict:
     Each image: two base layers shared within its repository, one layer of its own.
     Writes [[repository, tag, digest], …] to `images_path` for the floor.
     """
+    from devtools.image_builder import push_image, upload_layer
     from registry.client import RegistryClient
-    from registry.image_builder import push_image, upload_layer
 
     names = repository_names(repositories)
     now = datetime.now(UTC).replace(microsecond=0)

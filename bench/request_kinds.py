@@ -30,10 +30,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tags", type=int, default=500)
     options = parser.parse_args(argv)
 
+    from devtools.demo_seed import seed_demo_images
+    from devtools.local_registry import start_local_registry
     from registry.client import RegistryClient
     from registry.client.media_types import MANIFEST_ACCEPT
-    from registry.demo_seed import seed_demo_images
-    from registry.local_registry import start_local_registry
 
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     with tempfile.TemporaryDirectory(prefix="janitor-bench-", dir=shm) as tmp:

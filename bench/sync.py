@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
 
 
 def measure_scale(scale: Scale, *, repeat: int) -> dict:
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
 
     # On tmpfs when there is one: the registry's disk writes dominate seeding (2.5x faster),
     # and floor and sync are measured against the same registry either way.

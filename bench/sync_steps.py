@@ -17,8 +17,8 @@ CONNECTIONS = 8
 
 
 def seed(url: str, repositories: int, tags: int) -> dict:
+    from devtools.demo_seed import seed_demo_images
     from registry.client import RegistryClient
-    from registry.demo_seed import seed_demo_images
 
     with RegistryClient(url, concurrency=CONNECTIONS) as client:
         summary = seed_demo_images(

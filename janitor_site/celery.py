@@ -1,4 +1,4 @@
-"""The Celery app. Without REDIS_URL, tasks run in-process (see settings)."""
+"""The Celery app: workers and beat take their broker (REDIS_URL) from the settings."""
 
 from __future__ import annotations
 

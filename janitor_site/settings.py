@@ -1,14 +1,21 @@
 """Registry Janitor settings: one module, read from the environment.
 
 Every value has a safe development default only where DEBUG is on; production
-must set SECRET_KEY and CREDENTIALS_KEY. See .env.example for the full list.
+must set SECRET_KEY, CREDENTIALS_KEY and REDIS_URL. See .env.example for the full list.
+
+The readers below fail loudly: a malformed boolean or number (`DEBUG=ture`) stops
+the process with an error that names the variable, rather than quietly meaning
+False or the default. An empty value counts as unset.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import os
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -16,19 +23,104 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.Env()
+# Values already in the environment win over the file's.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+# Lower case: Django would take upper-case module names for settings.
+_true_words = frozenset({"1", "true", "yes", "on"})
+_false_words = frozenset({"0", "false", "no", "off"})
+_database_engines = {
+    "sqlite": "django.db.backends.sqlite3",
+    "postgres": "django.db.backends.postgresql",
+    "postgresql": "django.db.backends.postgresql",
+}
+
+
+def _raw(name: str) -> str | None:
+    """The variable's value; None when unset or blank. Kept as written (a key may hold
+    any character); the number and boolean readers strip it."""
+    value = os.environ.get(name, "")
+    return value if value.strip() else None
+
+
+def env_str(name: str, default: str) -> str:
+    value = _raw(name)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.strip().lower() in _true_words:
+        return True
+    if value.strip().lower() in _false_words:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean: use one of 1, true, yes, on, 0, false, no, off."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is below its minimum of {minimum}.")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if not number >= minimum:  # also refuses nan
+        raise ImproperlyConfigured(f"{name}={value!r} is below its minimum of {minimum:g}.")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Comma-separated; blanks around the commas are ignored."""
+    value = _raw(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_database(name: str, default: str) -> dict[str, Any]:
+    """A database URL (sqlite:///path or postgres://user:password@host:port/name)."""
+    url = env_str(name, default)
+    scheme, separator, _ = url.partition("://")
+    engine = _database_engines.get(scheme) if separator else None
+    try:
+        config = environ.Env.db_url_config(url) if engine else {}
+    except ValueError as exc:  # a port that is not a number, for one
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}.") from None
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(
+            f"{name} must be a sqlite:///PATH or postgres://USER@HOST:PORT/NAME URL."
+        )
+    return config
+
+
+DEBUG = env_bool("DEBUG", default=False)
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-registry-janitor"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+SECRET_KEY = env_str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
 # Fernet key that encrypts registry passwords and tokens at rest. In development
 # it is derived from SECRET_KEY so that `make demo` needs no setup.
-CREDENTIALS_KEY = env.str(
+CREDENTIALS_KEY = env_str(
     "CREDENTIALS_KEY",
     default=base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
     if DEBUG
@@ -41,8 +133,8 @@ if not CREDENTIALS_KEY:
         "print(Fernet.generate_key().decode())')."
     )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,6 +148,11 @@ INSTALLED_APPS = [
     "template_partials",
     "registry",
 ]
+# The demo and test kit (`manage.py demo`, `seed_demo_registry`) is not shipped in the
+# production image: its commands exist only where the package does. `devtools.apps`, not
+# `devtools`, so that an unrelated installed package of that name does not count.
+if importlib.util.find_spec("devtools") and importlib.util.find_spec("devtools.apps"):
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -91,7 +188,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'janitor.sqlite3'}"),
+    "default": env_database("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'janitor.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a sync writes; the timeout makes
@@ -105,8 +202,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     VAR_DIR.mkdir(exist_ok=True)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The JIT spends ~0.5 s compiling the dashboard's aggregates over 100,000 rows and
-    # saves nothing at this size: every page query is index-bound.
+    # The JIT compiles the dashboard's aggregates at length and saves nothing at this
+    # size: every page query is index-bound (docs/benchmarks.md).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -119,7 +216,7 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+TIME_ZONE = env_str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -139,14 +236,15 @@ STORAGES = {
 }
 
 # --- Celery -----------------------------------------------------------------
-# Without REDIS_URL the tasks run in-process: the embedded default of `make demo`.
-REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# One way to run background work: a Celery worker on Redis (`make demo` starts both).
+REDIS_URL = env_str("REDIS_URL", default="redis://127.0.0.1:6379/0" if DEBUG else "")
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DEBUG is off: syncs and deletions run on a Celery worker."
+    )
+CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-# Without a worker, a sync or deletion asked for from a page runs in a thread of the web
-# process, so that the page can watch its progress (registry.background).
-TASKS_IN_THREADS = env.bool("TASKS_IN_THREADS", default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -157,11 +255,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers look for such tasks every CELERY_RESTORE_INTERVAL_SECONDS (kombu's default
 # throttle would make that every 100 s).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600),
-    "unacked_restore_interval": env.int("CELERY_RESTORE_INTERVAL_SECONDS", default=10),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600, minimum=1),
+    "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL_SECONDS", default=10, minimum=1),
     "unacked_restore_throttle": 1,
 }
-SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=30)
+SYNC_INTERVAL_MINUTES = env_int("SYNC_INTERVAL_MINUTES", default=30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sync-all-registries": {
         "task": "registry.tasks.sync_all_registries",
@@ -175,20 +273,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Registry client --------------------------------------------------------
-REGISTRY_TIMEOUT_SECONDS = env.float("REGISTRY_TIMEOUT_SECONDS", default=15.0)
-REGISTRY_CONCURRENCY = env.int("REGISTRY_CONCURRENCY", default=8)
-REGISTRY_MAX_RETRIES = env.int("REGISTRY_MAX_RETRIES", default=4)
+REGISTRY_TIMEOUT_SECONDS = env_float("REGISTRY_TIMEOUT_SECONDS", default=15.0, minimum=0.1)
+REGISTRY_CONCURRENCY = env_int("REGISTRY_CONCURRENCY", default=8, minimum=1)
+REGISTRY_MAX_RETRIES = env_int("REGISTRY_MAX_RETRIES", default=4)
 # A sync lock older than this is taken to belong to a dead worker.
-SYNC_LOCK_TTL_SECONDS = env.int("SYNC_LOCK_TTL_SECONDS", default=3600)
+SYNC_LOCK_TTL_SECONDS = env_int("SYNC_LOCK_TTL_SECONDS", default=3600, minimum=1)
 # A deletion batch's worker renews its lease after every few items; a lease older than
 # this belongs to a dead worker, and a redelivered task takes the batch over.
-DELETION_LEASE_SECONDS = env.int("DELETION_LEASE_SECONDS", default=120)
+DELETION_LEASE_SECONDS = env_int("DELETION_LEASE_SECONDS", default=120, minimum=1)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }

@@ -19,11 +19,11 @@ children are inside its size). A manifest's size is stale when every tag on it
 is stale (no kept tag points at it): only then would deleting the stale tags
 free it. The repositories page counts the same way.
 
-Why not one query over the tags joined to their manifests: on SQLite that costs
-about 75 ms for 100,000 tags, and PostgreSQL prices the per-row subqueries it
-needs (is this the manifest's first tag? is any tag on it kept?) so high that
-its JIT compiles the query for half a second. Scanning the manifests and tags
-apart reads less and plans simply on both.
+Why not one query over the tags joined to their manifests: it reads every tag
+row, and PostgreSQL prices the per-row subqueries it needs (is this the
+manifest's first tag? is any tag on it kept?) so high that its JIT sets out to
+compile the query. Scanning the manifests and tags apart reads less and plans
+simply on both (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations

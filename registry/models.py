@@ -1,7 +1,9 @@
-"""The registry cache: what each registry held at its last sync.
+"""The registry cache: what each registry holds, as far as the dashboard knows.
 
-Rows here are a copy of the registry, written only by `registry.sync`. The
-registry itself stays the source of truth: anything destructive re-checks it.
+Rows here are a copy of the registry. The sync (`registry.sync`) writes it from
+the registry's answers, and whatever learns of a change first keeps it current in
+between: a deletion run removes the tags and manifests it deleted. The registry
+itself stays the source of truth: anything destructive re-checks it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ class Registry(models.Model):
         help_text="Repositories to sync when the credentials may not read the catalog "
         "(GitLab grants it to administrators only). Empty: read the catalog.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     # A conditional UPDATE on these two claims the sync (see registry.locks).
     sync_lock_token = models.UUIDField(null=True, blank=True, editable=False)
     sync_lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -68,7 +69,6 @@ class Registry(models.Model):
 class Repository(models.Model):
     registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="repos")
     name = models.CharField(max_length=255)
-    first_seen = models.DateTimeField(auto_now_add=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,7 +101,6 @@ class Manifest(models.Model):
     # How many tags point here: deleting the digest deletes all of them. Kept by the sync.
     tag_count = models.PositiveIntegerField(default=0)
     children = models.ManyToManyField("self", symmetrical=False, related_name="parents", blank=True)
-    first_seen = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -280,7 +279,6 @@ class StalenessRules(models.Model):
         "(of each branch, when the branch pattern names a group).",
     )
     age_basis = models.CharField(max_length=16, choices=AgeBasis.choices, default=AgeBasis.CREATED)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "staleness rules"
@@ -323,10 +321,10 @@ class SelectedTag(models.Model):
     # Keyed (user, registry, tag): the count, the bar, the tag pages' checkboxes and
     # the selection page all read one user's rows from this one index.
     pk = models.CompositePrimaryKey("user_id", "registry_id", "tag_id")
-    # No database-level foreign keys and no index but the key and the tag's: on
-    # PostgreSQL the checks alone added about half a second to a 50,000-tag "select
-    # all". Rows are only written from the registry's own tags by registry.selection,
-    # and Django's CASCADE removes them.
+    # No database-level foreign keys and no index but the key and the tag's: checking
+    # them would cost a 50,000-tag "select all" more than writing its rows (see
+    # docs/benchmarks.md). Rows are only written from the registry's own tags by
+    # registry.selection, and Django's CASCADE removes them.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

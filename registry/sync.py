@@ -99,10 +99,6 @@ class RepositoryRead:
     error: RegistryError | None = None
 
 
-class FatalSyncError(Exception):
-    """Stops the whole run: the registry is unreachable or refuses the credentials."""
-
-
 # -- entry points --------------------------------------------------------------
 
 

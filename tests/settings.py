@@ -10,8 +10,11 @@ from janitor_site.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run inside the request, so view tests see their outcome; the worker tests send
+# them to a Redis of their own (tests.support.fixtures.tasks_sent_to). Never the
+# development Redis at REDIS_URL's default: it may belong to someone else's demo.
 CELERY_TASK_ALWAYS_EAGER = True
-TASKS_IN_THREADS = False  # tasks run inside the request, so view tests see their outcome
+CELERY_BROKER_URL = "memory://"
 REGISTRY_MAX_RETRIES = 2
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

@@ -14,10 +14,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient, errors
 from registry.deletion.batches import GC_COMMAND, GC_EXPLANATION, REASON_REQUIRED_MESSAGE
 from registry.deletion.cleanup_selection import invalid_regex_message
-from registry.image_builder import push_image, retag
 from registry.management.commands.cleanup import (
     NOTHING_MATCHES_MESSAGE,
     actor_not_allowed_message,
@@ -223,7 +223,7 @@ def test_yes_plans_and_applies_at_once(reviews, registry_client) -> None:
 
 
 def test_a_registry_with_deletion_disabled_exits_non_zero(db, tmp_path, janitor) -> None:
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
     from registry.registries import save_registry
 
     local = start_local_registry(root_dir=tmp_path / "x", delete_enabled=False)

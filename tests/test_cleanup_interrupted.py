@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from devtools.image_builder import push_image
 from registry.deletion.plan import plan_deletion
-from registry.image_builder import push_image
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

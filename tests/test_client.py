@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 import requests
 
+from devtools.image_builder import push_image, push_index
 from registry.client import (
     AccessDenied,
     AuthenticationFailed,
@@ -20,7 +21,6 @@ from registry.client import (
 )
 from registry.client import registry_client as client_module
 from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from registry.image_builder import push_image, push_index
 from tests.support.fault_proxy import MalformedBody, Respond, distribution_error
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)

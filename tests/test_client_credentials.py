@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.image_builder import push_image
 from registry.client import AccessDenied, InvalidResponse, RegistryClient
 from registry.client import registry_client as client_module
 from registry.client.auth import may_send_credentials
-from registry.image_builder import push_image
 from tests.support.capture_server import CaptureServer
 from tests.support.deletion import JAN
 from tests.support.fault_proxy import Respond, RewriteLinks

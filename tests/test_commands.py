@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from registry.image_builder import push_image, retag
+from devtools.image_builder import push_image, retag
 from registry.models import Registry
 from registry.registries import save_registry
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, push_index, retag, upload_layer
 from registry.client import RegistryClient, errors
 from registry.deletion import outcomes
 from registry.deletion.batches import confirm_batch
 from registry.deletion.lease import BatchBusy, claim_batch
 from registry.deletion.plan import plan_deletion
 from registry.deletion.run import execute_batch
-from registry.image_builder import push_image, push_index, retag, upload_layer
 from registry.models import DeletionBatch, DeletionItem, Manifest, StalenessRules, Tag
 from registry.sync import sync_registry
 from registry.tasks import requeue_stuck_batches
@@ -279,7 +279,7 @@ def test_an_index_pushed_after_the_plan_protects_its_children(
 def test_a_registry_with_deletion_disabled_stops_the_batch_after_one_item(
     db, tmp_path, janitor
 ) -> None:
-    from registry.local_registry import start_local_registry
+    from devtools.local_registry import start_local_registry
     from registry.registries import save_registry
 
     local = start_local_registry(root_dir=tmp_path / "ro", delete_enabled=False)

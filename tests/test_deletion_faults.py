@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.image_builder import push_image
 from registry.deletion import run as deletion_run
-from registry.image_builder import push_image
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient, errors
 from registry.deletion import run as deletion_run
 from registry.deletion.batches import confirm_batch
 from registry.deletion.outcomes import now_protected_note
 from registry.deletion.plan import plan_deletion
-from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, StalenessRules, Tag
 from registry.sync import sync_registry
 from tests.support.fault_proxy import Respond, distribution_error

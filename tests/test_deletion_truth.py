@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from devtools.image_builder import push_image
 from registry.deletion import run as deletion_run
 from registry.deletion.batches import confirm_batch
 from registry.deletion.outcomes import (
@@ -16,7 +17,6 @@ from registry.deletion.outcomes import (
     REGISTRY_SILENT_MESSAGE,
 )
 from registry.deletion.plan import plan_deletion
-from registry.image_builder import push_image
 from registry.models import DeletionBatch, DeletionItem, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 
+from devtools.demo_seed import MAX_TAG, seed_demo_images
+from devtools.local_registry import start_local_registry
 from registry.client import RegistryClient
 from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from registry.demo_seed import MAX_TAG, seed_demo_images
-from registry.local_registry import start_local_registry
 from registry.models import SyncRun, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

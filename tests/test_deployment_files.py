@@ -1,16 +1,24 @@
-"""The deployment files agree with each other and with the settings they feed.
+"""The deployment files agree with each other, with the settings they feed and with the locks.
 
-Plain file checks: no database, no Docker.
+Plain file checks: no database, no Docker (the last test runs the image's files as a
+Python process of their own).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
@@ -113,12 +121,12 @@ def test_every_compose_variable_is_documented_in_env_example() -> None:
 def test_env_example_documents_every_setting() -> None:
     settings_variables = set(
         re.findall(
-            r"env\.(?:str|bool|int|float|list|db)\(\s*\"([A-Z_]+)\"",
+            r"env_(?:str|bool|int|float|list|database)\(\s*\"([A-Z_]+)\"",
             read("janitor_site/settings.py"),
         )
     )
 
-    assert settings_variables, "no env.<type>(...) found in settings.py"
+    assert settings_variables, "no env_<type>(...) found in settings.py"
     assert settings_variables - documented_variables() == set()
 
 
@@ -153,3 +161,135 @@ def test_make_install_provides_registry_and_redis() -> None:
 
     assert "docker-registry" in install
     assert "redis-server" in install
+
+
+# The locks and what ships -----------------------------------------------------------------
+
+
+def pins(lock: str) -> dict[str, str]:
+    """`name==version` lines of a pip-compile lock, by normalised name."""
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", read(lock), re.MULTILINE)
+    return {canonicalize_name(name): version for name, version in found}
+
+
+def pyproject() -> dict[str, Any]:
+    return tomllib.loads(read("pyproject.toml"))
+
+
+@pytest.mark.parametrize(
+    ("lock", "groups"), [("requirements.txt", []), ("requirements-dev.txt", ["test", "dev"])]
+)
+def test_each_lock_pins_every_dependency_within_its_range(lock: str, groups: list[str]) -> None:
+    project = pyproject()["project"]
+    wanted = [Requirement(line) for line in project["dependencies"]]
+    wanted += [
+        Requirement(line) for group in groups for line in project["optional-dependencies"][group]
+    ]
+    pinned = pins(lock)
+
+    unlocked = [str(r) for r in wanted if canonicalize_name(r.name) not in pinned]
+    out_of_range = [
+        f"{r} (locked {pinned[canonicalize_name(r.name)]})"
+        for r in wanted
+        if canonicalize_name(r.name) in pinned
+        and not r.specifier.contains(pinned[canonicalize_name(r.name)], prereleases=True)
+    ]
+    assert unlocked == [], f"run `make lock`: {lock} lacks these"
+    assert out_of_range == [], f"run `make lock`: {lock} is outside pyproject.toml"
+
+
+def test_the_dev_lock_pins_the_app_at_the_versions_of_the_app_lock() -> None:
+    app, dev = pins("requirements.txt"), pins("requirements-dev.txt")
+
+    assert {name: dev.get(name) for name in app} == app
+
+
+def test_the_locks_name_no_index_of_this_machine() -> None:
+    for lock in ("requirements.txt", "requirements-dev.txt"):
+        text = read(lock)
+        assert "--index-url" not in text
+        assert "--extra-index-url" not in text
+        assert "--find-links" not in text
+
+
+def test_django_celery_kombu_are_capped_and_redis_comes_with_kombu() -> None:
+    dependencies = {
+        canonicalize_name(r.name): r
+        for r in map(Requirement, pyproject()["project"]["dependencies"])
+    }
+
+    for name, next_major in [("django", "5.3"), ("celery", "6"), ("kombu", "6")]:
+        assert not dependencies[name].specifier.contains(next_major), name
+    assert "redis" in dependencies["celery"].extras
+    assert "redis" not in dependencies, "celery[redis] brings it"
+    assert "redis" in pins("requirements.txt")
+
+
+def test_make_install_installs_the_dev_lock_and_reinstalls_when_it_changes() -> None:
+    makefile = read("Makefile")
+    stamp_rule = re.search(r"^\$\(INSTALL_STAMP\):(.*)$", makefile, re.MULTILINE)
+
+    assert stamp_rule is not None
+    for prerequisite in ("pyproject.toml", "$(APP_LOCK)", "$(DEV_LOCK)"):
+        assert prerequisite in stamp_rule.group(1)
+    assert "DEV_LOCK := requirements-dev.txt" in makefile
+    assert "pip install --disable-pip-version-check -r $(DEV_LOCK)" in makefile
+
+
+def test_the_image_installs_the_app_lock_and_leaves_the_kits_out() -> None:
+    dockerfile = read("Dockerfile")
+    copied = re.findall(r"^COPY (.+?) \S+$", dockerfile, re.MULTILINE)
+
+    assert "RUN pip install -r requirements.txt" in dockerfile
+    assert "RUN pip install --no-deps ." in dockerfile
+    assert not [c for c in copied if re.search(r"\b(devtools|bench|tests)\b", c)], copied
+    assert pyproject()["tool"]["setuptools"]["packages"]["find"]["include"] == [
+        "janitor_site*",
+        "registry*",
+    ]
+
+
+def test_the_files_the_image_ships_run_without_devtools(tmp_path: Path) -> None:
+    """What the Dockerfile copies, alone: settings load, `demo` and `seed_demo_registry`
+    do not exist, and nothing imports the kit."""
+    for line in re.findall(r"^COPY (.+)$", read("Dockerfile"), re.MULTILINE):
+        *sources, _ = line.split()
+        for source in sources:
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, tmp_path / source)
+            else:
+                shutil.copy(ROOT / source, tmp_path / source)
+    assert not (tmp_path / "devtools").exists()
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="janitor_site.settings",
+        DEBUG="0",
+        SECRET_KEY="x",
+        CREDENTIALS_KEY="y",
+        REDIS_URL="redis://redis.invalid:6379/0",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PYTHONPATH=str(tmp_path),
+    )
+
+    listed = subprocess.run(
+        [sys.executable, "manage.py", "help", "--commands"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert listed.returncode == 0, listed.stderr
+    commands = listed.stdout.split()
+    assert {"sync_registry", "cleanup", "add_registry"} <= set(commands)
+    assert "demo" not in commands
+    assert "seed_demo_registry" not in commands
+
+
+def test_pre_commit_runs_ruff_check_and_format_from_the_locked_venv() -> None:
+    config = yaml.safe_load(read(".pre-commit-config.yaml"))
+    entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
+
+    assert any(entry.startswith(".venv/bin/ruff check") for entry in entries)
+    assert any(entry.startswith(".venv/bin/ruff format") for entry in entries)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import transaction
 
+from devtools.image_builder import push_image
 from registry.enqueue import start_sync
-from registry.image_builder import push_image
 from registry.models import SyncRun, Tag
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.image_builder import Pushed, push_image, push_index, retag
 from registry.client import RegistryClient
-from registry.image_builder import Pushed, push_image, push_index, retag
 from registry.locks import SyncAlreadyRunning, claim_sync_lock
 from registry.models import Layer, Manifest, Registry, Repository, SyncRun, Tag
 from registry.sync import sync_registry

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image
 from registry.client import RegistryClient
 from registry.client.manifests import compute_digest
-from registry.image_builder import push_image
 from registry.models import Registry, SyncRun, Tag
 from registry.registries import save_registry
 from registry.sync import READER_THREAD_PREFIX, sync_registry

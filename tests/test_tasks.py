@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.conf import settings
 
-from registry.image_builder import push_image
+from devtools.image_builder import push_image
 from registry.models import SyncRun, Tag
 from registry.registries import save_registry
 from registry.tasks import sync_all_registries, sync_registry_task

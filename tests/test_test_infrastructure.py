@@ -15,7 +15,8 @@ import jwt
 import pytest
 import requests
 
-from registry.local_registry import LocalRegistry, start_local_registry
+from devtools.local_registry import LocalRegistry, start_local_registry
+from devtools.redis_server import RedisServer
 from tests.support.fault_proxy import (
     Delay,
     FaultProxy,
@@ -25,7 +26,6 @@ from tests.support.fault_proxy import (
     distribution_error,
 )
 from tests.support.fixtures import BasicAuthRegistry, TokenRegistry
-from tests.support.redis_server import RedisServer
 from tests.support.token_issuer import TokenIssuer, parse_scope
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -146,6 +146,15 @@ def test_delete_disabled_registry_answers_405(tmp_path) -> None:
         deleted = requests.delete(f"{registry.url}/v2/{REPOSITORY}/manifests/{digest}")
     assert deleted.status_code == 405
     assert deleted.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_another_registry_on_the_port_is_never_taken_for_the_one_started(
+    local_registry: LocalRegistry, tmp_path
+) -> None:
+    # Before, the other registry's answer to GET /v2/ counted as "ready", and the demo
+    # went on to seed and sync a registry it had not started.
+    with pytest.raises(RuntimeError, match="address already in use"):
+        start_local_registry(root_dir=tmp_path / "second", port=local_registry.port)
 
 
 def test_a_registry_that_cannot_start_reports_its_log(tmp_path) -> None:
@@ -385,3 +394,14 @@ def test_redis_server_answers_ping(redis_server: RedisServer) -> None:
     with socket.create_connection((host, int(port)), timeout=5) as connection:
         connection.sendall(b"PING\r\n")
         assert connection.recv(16) == b"+PONG\r\n"
+
+
+def test_another_redis_on_the_port_is_never_taken_for_the_one_started(
+    redis_server: RedisServer, tmp_path
+) -> None:
+    second = RedisServer(workdir=tmp_path, port=redis_server.port)
+
+    with pytest.raises(RuntimeError, match="Address already in use"):
+        second.start()
+    assert redis_server.ping(), "the first one is untouched"
+    assert redis_server.is_ours()

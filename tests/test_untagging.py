@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient
 from registry.deletion.untagging import TagMoved, Untagger
-from registry.image_builder import push_image, retag
 from tests.support.fault_proxy import Respond
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from devtools.image_builder import push_image
 from registry.dashboard import TOP_REPOSITORIES, registry_cards
-from registry.image_builder import push_image
 from registry.models import Registry, SyncRun
 from registry.sync_requests import ABANDONED_MESSAGE, ALREADY_RUNNING_MESSAGE, START_PATIENCE
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory

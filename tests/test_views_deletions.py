@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient, errors
 from registry.deletion.batches import (
     ALREADY_FINISHED_MESSAGE,
@@ -28,7 +29,6 @@ from registry.deletion.batches import (
 )
 from registry.deletion.plan import NOTHING_SELECTED_MESSAGE
 from registry.enqueue import BATCH_NOT_SENT_MESSAGE, SYNC_NOT_SENT_MESSAGE
-from registry.image_builder import push_image, retag
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
 from registry.selection import add_tags
 from registry.sync import sync_registry

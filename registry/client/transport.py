@@ -62,8 +62,8 @@ class Transport:
         self.requests_made = 0
         self._proxies: dict[str, dict[str, str]] = {}
         self.session = requests.Session()
-        # requests re-reads the proxy variables of the whole environment on every request
-        # (a quarter of the client's CPU per request); read them once per host instead.
+        # requests re-reads the proxy variables of the whole environment on every request;
+        # read them once per host instead.
         self.session.trust_env = False
         self.session.verify = ca_bundle_from_environment() if verify is True else verify
         self.session.headers["User-Agent"] = "registry-janitor/0.1"
@@ -231,7 +231,7 @@ class Transport:
         with self._count_lock:
             self.requests_made += 1
         # Prepared here rather than by Session.request, which merges cookies, hooks and
-        # settings the transport does not use: a fifth of the client's CPU per request.
+        # settings the transport does not use, on every request.
         prepared = requests.PreparedRequest()
         prepared.prepare(
             method=method,

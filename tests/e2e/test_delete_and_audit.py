@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from registry.image_builder import push_image, retag
+from devtools.image_builder import push_image, retag
 from registry.models import DeletionBatch, StalenessRules
 from registry.registries import save_registry
 from registry.sync import sync_registry

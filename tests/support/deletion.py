@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.image_builder import Pushed, push_image
 from registry.client import RegistryClient
 from registry.deletion.batches import confirm_batch
 from registry.deletion.plan import plan_deletion
-from registry.image_builder import Pushed, push_image
 from registry.models import DeletionBatch, StalenessRules, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry

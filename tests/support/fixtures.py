@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from registry.local_registry import (
+from devtools.local_registry import (
     LocalRegistry,
     TokenAuthSettings,
     start_local_registry,
     write_htpasswd,
 )
+from devtools.redis_server import RedisServer
 from tests.support.celery_worker import CeleryWorker
 from tests.support.fault_proxy import FaultProxy
-from tests.support.redis_server import RedisServer
 from tests.support.token_issuer import IssuerUser, TokenIssuer
 
 BASIC_USERNAME = "ci"

@@ -2,6 +2,10 @@
 
 Used by the tests, by `make demo` and by the benchmark. The registry binary comes from
 Debian's `docker-registry` package; nothing here talks to Docker.
+
+Each registry answers with a header carrying a random token of its own
+(`INSTANCE_HEADER`), and it counts as started only once `/v2/` answers with that token:
+when the port is taken, another server's answer is never mistaken for ours.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from devtools.processes import preexec_for, stop_process
+
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0
@@ -31,6 +37,7 @@ PORT_ATTEMPTS = 3
 # bcrypt's minimum cost. distribution checks the password on every request without caching,
 # so the default cost (12, ~0.25 s a check) would make every test request slow.
 HTPASSWD_BCRYPT_ROUNDS = 4
+INSTANCE_HEADER = "X-Registry-Janitor-Instance"
 
 _running: set[LocalRegistry] = set()
 
@@ -57,17 +64,13 @@ class LocalRegistry:
     config_path: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    instance: str = field(default="", repr=False)  # the INSTANCE_HEADER it answers with
+    own_session: bool = False
     _log_file: IO[bytes] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Terminate the process; kill it if it does not exit within a few seconds."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
+        stop_process(self.process, own_session=self.own_session, timeout=STOP_TIMEOUT)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -98,7 +101,7 @@ def write_htpasswd(
     path: Path, users: dict[str, str], *, rounds: int = HTPASSWD_BCRYPT_ROUNDS
 ) -> None:
     """Write an htpasswd file with bcrypt hashes, the only kind distribution accepts."""
-    import bcrypt  # only the tests write htpasswd files; the app does not need bcrypt
+    import bcrypt  # in the `dev` extra: only the tests write htpasswd files
 
     lines = []
     for username, password in users.items():
@@ -117,12 +120,14 @@ def start_local_registry(
     delete_enabled: bool = True,
     readonly: bool = False,
     log_path: Path | None = None,
+    own_session: bool = False,
 ) -> LocalRegistry:
     """Write a config in `root_dir`, start the registry and wait until `/v2/` answers.
 
     Blobs and manifests live in `root_dir / "data"`, so a second start on the same
     `root_dir` finds the images of the first. Raises RuntimeError with the end of the
     registry's log if it exits or does not answer within STARTUP_TIMEOUT seconds.
+    `own_session`: see devtools.processes (the demo stops its children itself).
     """
     if htpasswd_path is not None and token_auth is not None:
         raise ValueError("Choose htpasswd_path or token_auth, not both.")
@@ -133,9 +138,11 @@ def start_local_registry(
     attempts = 1 if port is not None else PORT_ATTEMPTS
     for attempt in range(1, attempts + 1):
         chosen_port = port if port is not None else find_free_port()
+        instance = secrets.token_hex(16)
         config = registry_config(
             root_dir=root_dir,
             port=chosen_port,
+            instance=instance,
             htpasswd_path=htpasswd_path,
             token_auth=token_auth,
             delete_enabled=delete_enabled,
@@ -144,7 +151,9 @@ def start_local_registry(
         config_path = root_dir / "config.yml"
         # JSON is YAML, and this way the app needs no YAML library.
         config_path.write_text(json.dumps(config, indent=2))
-        registry = _spawn(root_dir, chosen_port, config_path, log_path)
+        registry = _spawn(
+            root_dir, chosen_port, config_path, log_path, instance=instance, own_session=own_session
+        )
         try:
             _wait_until_ready(registry)
         except RuntimeError:
@@ -160,6 +169,7 @@ def registry_config(
     *,
     root_dir: Path,
     port: int,
+    instance: str = "",
     htpasswd_path: Path | None = None,
     token_auth: TokenAuthSettings | None = None,
     delete_enabled: bool = True,
@@ -178,6 +188,9 @@ def registry_config(
         # A fixed secret keeps the "no HTTP secret provided" warning out of the log.
         "http": {"addr": f"{HOST}:{port}", "secret": secrets.token_hex(16)},
     }
+    if instance:
+        # Header values are lists in distribution's config.
+        config["http"]["headers"] = {INSTANCE_HEADER: [instance]}
     if htpasswd_path is not None:
         config["auth"] = {
             "htpasswd": {"realm": "registry-janitor", "path": str(Path(htpasswd_path).resolve())}
@@ -208,7 +221,15 @@ def _binary() -> str:
     return shutil.which("docker-registry") or REGISTRY_BINARY
 
 
-def _spawn(root_dir: Path, port: int, config_path: Path, log_path: Path) -> LocalRegistry:
+def _spawn(
+    root_dir: Path,
+    port: int,
+    config_path: Path,
+    log_path: Path,
+    *,
+    instance: str,
+    own_session: bool,
+) -> LocalRegistry:
     # REGISTRY_* variables override the config file; the caller's must not leak in.
     env = {key: value for key, value in os.environ.items() if not key.startswith("REGISTRY_")}
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +241,7 @@ def _spawn(root_dir: Path, port: int, config_path: Path, log_path: Path) -> Loca
         stderr=subprocess.STDOUT,
         env=env,
         cwd=root_dir,
+        preexec_fn=preexec_for(own_session=own_session),
     )
     registry = LocalRegistry(
         url=f"http://{HOST}:{port}",
@@ -228,6 +250,8 @@ def _spawn(root_dir: Path, port: int, config_path: Path, log_path: Path) -> Loca
         config_path=config_path,
         process=process,
         log_path=log_path,
+        instance=instance,
+        own_session=own_session,
         _log_file=log_file,
     )
     _running.add(registry)
@@ -243,7 +267,7 @@ def _wait_until_ready(registry: LocalRegistry) -> None:
                 f"starting on port {registry.port}. Log tail ({registry.log_path}):\n"
                 f"{registry.log_tail()}"
             )
-        if _answers(registry.port):
+        if _answers(registry.port, instance=registry.instance):
             return
         time.sleep(0.02)
     raise RuntimeError(
@@ -252,12 +276,14 @@ def _wait_until_ready(registry: LocalRegistry) -> None:
     )
 
 
-def _answers(port: int) -> bool:
-    """True once `GET /v2/` answers 200 (anonymous) or 401 (auth configured)."""
+def _answers(port: int, *, instance: str) -> bool:
+    """True once `GET /v2/` answers 200 (anonymous) or 401 (auth configured), with our
+    INSTANCE_HEADER: another server on the port does not count."""
     connection = http.client.HTTPConnection(HOST, port, timeout=1)
     try:
         connection.request("GET", "/v2/")
-        return connection.getresponse().status in (200, 401)
+        response = connection.getresponse()
+        return response.status in (200, 401) and response.getheader(INSTANCE_HEADER) == instance
     except OSError:
         return False
     finally:

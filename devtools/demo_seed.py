@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .client import Descriptor, RegistryClient
-from .image_builder import Pushed, push_image, push_index, retag, upload_layer
+from devtools.image_builder import Pushed, push_image, push_index, retag, upload_layer
+from registry.client import Descriptor, RegistryClient
 
 BRANCHES = [
     "feature-login", "feature-signup", "fix-payment-rounding", "chore-deps", "feature-search",

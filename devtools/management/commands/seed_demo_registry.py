@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from devtools.demo_seed import seed_demo_images
 from registry.client import RegistryClient, RegistryError
-from registry.demo_seed import seed_demo_images
 
 
 class Command(BaseCommand):

@@ -1,8 +1,14 @@
-"""A real `redis-server` on 127.0.0.1 and a free port, with nothing saved to disk."""
+"""A real `redis-server` on 127.0.0.1 and a free port, with nothing saved to disk.
+
+Used by the worker tests and by `make demo`. The server counts as started only once
+it answers PING and `INFO server` gives the pid of the process started here: when the
+port is taken, another Redis is never mistaken for ours.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -10,21 +16,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry.local_registry import find_free_port
+from devtools.local_registry import find_free_port
+from devtools.processes import preexec_for, stop_process
 
 REDIS_BINARY = "/usr/bin/redis-server"
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 PORT_ATTEMPTS = 3
+_PROCESS_ID = re.compile(rb"\bprocess_id:(\d+)")
 
 
 class RedisServer:
-    def __init__(self, *, workdir: Path | None = None) -> None:
+    def __init__(
+        self, *, workdir: Path | None = None, port: int = 0, own_session: bool = False
+    ) -> None:
+        """`port` 0: a free one. `own_session`: see devtools.processes (the demo)."""
         self._own_tmp = None if workdir else tempfile.TemporaryDirectory(prefix="redis-test-")
         self.workdir = Path(workdir or self._own_tmp.name)  # type: ignore[union-attr]
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "redis.log"
-        self.port = 0
+        self.requested_port = port
+        self.port = port
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -33,15 +47,17 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         binary = _binary()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            self.port = find_free_port()
+        # A port we chose can be taken before redis binds it: then try another one.
+        attempts = 1 if self.requested_port else PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            self.port = self.requested_port or find_free_port()
             self.process = self._spawn(binary)
             try:
                 self._wait_until_ready()
                 return self
             except RuntimeError:
                 self._terminate()
-                if attempt == PORT_ATTEMPTS or "Address already in use" not in self.log_tail():
+                if attempt == attempts or "Address already in use" not in self.log_tail():
                     self._cleanup_dir()
                     raise
         raise AssertionError("unreachable")
@@ -57,6 +73,24 @@ class RedisServer:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def is_ours(self) -> bool:
+        """Whether the Redis answering on the port is the process started here."""
+        if self.process is None:
+            return False
+        try:
+            with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                sock.sendall(b"INFO server\r\n")
+                answer = b""
+                while b"process_id:" not in answer or not answer.endswith(b"\r\n"):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+        except OSError:
+            return False
+        found = _PROCESS_ID.search(answer)
+        return found is not None and int(found.group(1)) == self.process.pid
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -84,7 +118,11 @@ class RedisServer:
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             return subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=preexec_for(own_session=self.own_session),
             )
 
     def _wait_until_ready(self) -> None:
@@ -96,7 +134,7 @@ class RedisServer:
                     f"redis-server exited with code {self.process.returncode} on port "
                     f"{self.port}. Log tail:\n{self.log_tail()}"
                 )
-            if self.ping():
+            if self.ping() and self.is_ours():
                 return
             time.sleep(0.02)
         raise RuntimeError(
@@ -105,14 +143,8 @@ class RedisServer:
         )
 
     def _terminate(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
+        if self.process is not None:
+            stop_process(self.process, own_session=self.own_session, timeout=STOP_TIMEOUT)
 
     def _cleanup_dir(self) -> None:
         if self._own_tmp is not None:
