@@ -9,6 +9,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
 
 from . import errors
 from .auth import (
@@ -66,6 +68,11 @@ class Transport:
         # read them once per host instead.
         self.session.trust_env = False
         self.session.verify = ca_bundle_from_environment() if verify is True else verify
+        if verify is False:
+            # Turned off on purpose for this registry (shown on its page): urllib3's
+            # warning on every request would only bury the logs.
+            logger.info("TLS certificates of %s are not checked", _host(base_url))
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.session.headers["User-Agent"] = "registry-janitor/0.1"
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)

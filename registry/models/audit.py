@@ -1,0 +1,218 @@
+"""Deletions and their audit trail: append-only once a row is finished."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .cache import Registry
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change a finished audit row or to delete one."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows that are history once finished: `update()` touches only open rows, and
+    `delete()` is refused. On PostgreSQL triggers enforce the same (migration 0009)."""
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise AuditLogIsAppendOnly(f"{self.model.__name__} rows are never deleted.")
+
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        return super(AppendOnlyQuerySet, self.filter(self.model.open_rows())).update(**kwargs)
+
+
+class AppendOnlyModel(models.Model):
+    """A row that may change while open (planned, running, pending) and never after."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        stored = type(self).objects.filter(pk=self.pk)
+        if not self._state.adding and not stored.filter(self.open_rows()).exists():
+            raise AuditLogIsAppendOnly(f"{self} is finished: the audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AuditLogIsAppendOnly(f"{self} is part of the audit log and is never deleted.")
+
+    @classmethod
+    def open_rows(cls) -> Q:
+        raise NotImplementedError
+
+
+class DeletionBatch(AppendOnlyModel):
+    """One deletion: planned (the preview), then confirmed, executed and finished.
+
+    The batch and its items are the audit log. They name the registry, the people
+    and the repositories by value, so that the record outlives all of them.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned"
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial", "Finished with failures"
+        FAILED = "failed", "Stopped"
+        CANCELLED = "cancelled"
+        DISCARDED = "discarded", "Plan discarded"
+
+    OPEN_STATUSES = (Status.PLANNED, Status.QUEUED, Status.RUNNING)
+
+    class Source(models.TextChoices):
+        WEB = "web", "Dashboard"
+        CLI = "cli", "Command line"
+
+    # No database constraint: deleting a registry or a user must not touch history.
+    registry = models.ForeignKey(
+        Registry,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="deletion_batches",
+    )
+    registry_name = models.CharField(max_length=64)
+    planned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    planned_by_username = models.CharField(max_length=150)
+    confirmed_by_username = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    planned_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The plan, as previewed.
+    tags_planned = models.PositiveIntegerField(default=0)
+    manifests_planned = models.PositiveIntegerField(default=0)  # digests to DELETE
+    untags_planned = models.PositiveIntegerField(default=0)
+    refused_planned = models.PositiveIntegerField(default=0)
+    bytes_planned = models.BigIntegerField(default=0)  # sizes of the images deleted
+    bytes_reclaimable = models.BigIntegerField(default=0)  # blobs nothing else references
+    # The outcome, counted from the items when the batch finishes.
+    deleted_count = models.PositiveIntegerField(default=0)
+    untagged_count = models.PositiveIntegerField(default=0)
+    absent_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    not_attempted_count = models.PositiveIntegerField(default=0)
+    bytes_deleted = models.BigIntegerField(default=0)
+    # Execution bookkeeping.
+    current_repository = models.CharField(max_length=255, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # A worker holds the batch while its lease is live (see registry.deletion.lease).
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True, help_text="What stopped the batch, in plain words.")
+
+    class Meta:
+        ordering = ["-planned_at", "-pk"]
+        verbose_name_plural = "deletion batches"
+        indexes = [
+            models.Index(fields=["registry", "-planned_at"], name="batch_registry_recent_idx"),
+            models.Index(fields=["status"], name="batch_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deletion batch {self.pk} on {self.registry_name} ({self.status})"
+
+    @classmethod
+    def open_rows(cls) -> Q:
+        return Q(status__in=cls.OPEN_STATUSES)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return not self.is_open
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class DeletionItem(AppendOnlyModel):
+    """One tag of a batch: what the plan said, and what happened to it."""
+
+    class Action(models.TextChoices):
+        DELETE = "delete", "Delete manifest"
+        UNTAG = "untag", "Untag only"
+        REFUSE = "refuse", "Refused"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        DELETED = "deleted"
+        UNTAGGED = "untagged"
+        ABSENT = "absent", "Already absent"
+        SKIPPED = "skipped"
+        REFUSED = "refused"
+        FAILED = "failed"
+        NOT_ATTEMPTED = "not_attempted", "Not attempted"
+
+    SUCCESSFUL_OUTCOMES = (Outcome.DELETED, Outcome.UNTAGGED, Outcome.ABSENT)
+
+    batch = models.ForeignKey(DeletionBatch, on_delete=models.PROTECT, related_name="items")
+    position = models.PositiveIntegerField()
+    repository_name = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128)
+    digest = models.CharField(max_length=135)  # what the tag pointed at when planned
+    media_type = models.CharField(max_length=120, blank=True)
+    size = models.BigIntegerField(default=0)
+    created = models.DateTimeField(null=True, blank=True)
+    # The cache's Manifest row when planned (no constraint: the cache changes, this does not).
+    planned_manifest_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    # Why this action, in plain words ("also tagged latest", "protected: matches ^main$").
+    note = models.CharField(max_length=300, blank=True)
+    # Tags outside the plan on the same digest, when planned.
+    shared_with = models.JSONField(default=list, blank=True)
+    # For signature/attestation tags: the image digest they go with.
+    companion_of = models.CharField(max_length=135, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    # Set just before the request that acts on the item: after a crash, an item that
+    # was attempted and is now absent was deleted by this batch.
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True, help_text="Why skipped or failed, in plain words.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="unique_item_position"),
+            models.UniqueConstraint(
+                fields=["batch", "repository_name", "tag"], name="unique_item_tag"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["batch", "outcome"], name="item_batch_outcome_idx"),
+            models.Index(fields=["repository_name"], name="item_repository_idx"),
+            models.Index(fields=["finished_at"], name="item_finished_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository_name}:{self.tag} in batch {self.batch_id}"
+
+    @classmethod
+    def open_rows(cls) -> Q:
+        return Q(outcome=cls.Outcome.PENDING)
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest.split(":", 1)[-1][:12]

@@ -1,0 +1,217 @@
+"""The registry cache: what each registry holds, as far as the dashboard knows.
+
+Rows here are a copy of the registry. The sync (`registry.sync`) writes it from
+the registry's answers, and whatever learns of a change first keeps it current in
+between: a deletion run removes the tags and manifests it deleted. The registry
+itself stays the source of truth: anything destructive re-checks it.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from registry.client.media_types import INDEX_MEDIA_TYPES
+from registry.secrets import decrypt_secret, encrypt_secret
+
+
+class Registry(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    url = models.URLField(help_text="Base URL, e.g. https://registry.gitlab.example.com")
+    username = models.CharField(max_length=255, blank=True)
+    # Fernet ciphertext; use .password / .set_password(). Never shown anywhere.
+    password_encrypted = models.TextField(blank=True, editable=False)
+    verify_tls = models.BooleanField(default=True)
+    ca_bundle = models.CharField(
+        max_length=500, blank=True, help_text="Path to a PEM bundle that signs the registry's TLS."
+    )
+    repositories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Repositories to sync when the credentials may not read the catalog "
+        "(GitLab grants it to administrators only). Empty: read the catalog.",
+    )
+    # A conditional UPDATE on these two claims the sync (see registry.locks).
+    sync_lock_token = models.UUIDField(null=True, blank=True, editable=False)
+    sync_lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Ages move on without any tag changing: a sync refreshes every verdict when this is old.
+    staleness_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "registries"
+        ordering = ["name"]
+        permissions = [
+            ("sync_registry", "Can sync a registry now"),
+            ("delete_images", "Can plan and confirm image deletions"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def password(self) -> str:
+        return decrypt_secret(self.password_encrypted)
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = encrypt_secret(password)
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """The value requests takes for `verify`."""
+        if not self.verify_tls:
+            return False
+        return self.ca_bundle or True
+
+
+class Repository(models.Model):
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="repos")
+    name = models.CharField(max_length=255)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "name"], name="unique_repository_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry.name}/{self.name}"
+
+
+digest_validator = RegexValidator(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+class Manifest(models.Model):
+    """One manifest (image, or index of images) as stored in one repository."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=135, validators=[digest_validator])
+    media_type = models.CharField(max_length=120)
+    # Sum of layer sizes (config excluded, as GitLab counts); an index: its children's.
+    size = models.BigIntegerField(default=0)
+    # The config's `created`; for an index, its newest child's.
+    created = models.DateTimeField(null=True, blank=True)
+    config_digest = models.CharField(max_length=135, blank=True)
+    config_size = models.BigIntegerField(default=0)
+    platforms = models.JSONField(default=list, blank=True)  # ["linux/amd64", "linux/arm64/v8"]
+    # How many tags point here: deleting the digest deletes all of them. Kept by the sync.
+    tag_count = models.PositiveIntegerField(default=0)
+    children = models.ManyToManyField("self", symmetrical=False, related_name="parents", blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "digest"], name="unique_manifest_digest"),
+        ]
+        indexes = [
+            models.Index(fields=["created"], name="manifest_created_idx"),
+            models.Index(fields=["size"], name="manifest_size_idx"),
+            models.Index(fields=["digest"], name="manifest_digest_idx"),
+            # Covers the per-repository figures: size, newest image, tagged or not.
+            models.Index(
+                fields=["repository", "tag_count", "size", "created"],
+                name="manifest_repo_figures_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES
+
+
+class Layer(models.Model):
+    """A blob a manifest references (its layers), for estimating what a deletion frees."""
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="layers")
+    digest = models.CharField(max_length=135)
+    size = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["digest"], name="layer_digest_idx")]
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class Tag(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    # RESTRICT, not PROTECT: deleting a repository cascades to both tags and manifests.
+    manifest = models.ForeignKey(Manifest, on_delete=models.RESTRICT, related_name="tags")
+    first_seen = models.DateTimeField()
+    last_changed = models.DateTimeField()
+    # Written only by registry.staleness.refresh_staleness, so the stale list is one indexed query.
+    is_stale = models.BooleanField(default=False)
+    is_protected = models.BooleanField(default=False)
+    # Why the tag is, or is not, stale, in plain words for the dashboard.
+    stale_reason = models.CharField(max_length=200, blank=True)
+    # For signature/attestation/SBOM tags (sha256-<hex>.sig …): the image they belong to.
+    subject_digest = models.CharField(max_length=135, blank=True)
+
+    class Meta:
+        ordering = ["repository", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="unique_tag_name"),
+        ]
+        indexes = [
+            models.Index(fields=["first_seen"], name="tag_first_seen_idx"),
+            models.Index(fields=["repository", "is_stale"], name="tag_repository_stale_idx"),
+            # "Is every tag on this manifest stale?" from the index alone (stale sizes).
+            models.Index(fields=["manifest", "is_stale"], name="tag_manifest_stale_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.name}"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial", "Partly failed"
+        FAILED = "failed"
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="sync_runs")
+    repository_name = models.CharField(
+        max_length=255, blank=True, help_text="Set when only one repository was synced."
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Progress, for the dashboard: updated as each repository finishes.
+    repositories_total = models.PositiveIntegerField(default=0)
+    repositories_done = models.PositiveIntegerField(default=0)
+    repositories_added = models.PositiveIntegerField(default=0)
+    repositories_removed = models.PositiveIntegerField(default=0)
+    tags_added = models.PositiveIntegerField(default=0)
+    tags_changed = models.PositiveIntegerField(default=0)
+    tags_removed = models.PositiveIntegerField(default=0)
+    manifests_fetched = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
+    # What stopped the whole run, in plain words.
+    error = models.TextField(blank=True)
+    # [{"repository": name, "error": plain words}] for repositories that failed.
+    repository_errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["registry", "-started_at"], name="syncrun_recent_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(finished_at__gte=models.F("started_at")),
+                name="syncrun_finishes_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry} sync {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
