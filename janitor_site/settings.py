@@ -276,8 +276,16 @@ CELERY_BEAT_SCHEDULE = {
 REGISTRY_TIMEOUT_SECONDS = env_float("REGISTRY_TIMEOUT_SECONDS", default=15.0, minimum=0.1)
 REGISTRY_CONCURRENCY = env_int("REGISTRY_CONCURRENCY", default=8, minimum=1)
 REGISTRY_MAX_RETRIES = env_int("REGISTRY_MAX_RETRIES", default=4)
-# A sync lock older than this is taken to belong to a dead worker.
-SYNC_LOCK_TTL_SECONDS = env_int("SYNC_LOCK_TTL_SECONDS", default=3600, minimum=1)
+# Limits on what a registry may send: one answer's size, and tags in one repository.
+REGISTRY_MAX_RESPONSE_MB = env_int("REGISTRY_MAX_RESPONSE_MB", default=32, minimum=1)
+REGISTRY_MAX_TAGS_PER_REPOSITORY = env_int(
+    "REGISTRY_MAX_TAGS_PER_REPOSITORY", default=100_000, minimum=1
+)
+# A sync renews its lock as it goes; a lock not renewed for this long belongs to a dead
+# worker, and the next sync may start.
+SYNC_LOCK_TTL_SECONDS = env_int("SYNC_LOCK_TTL_SECONDS", default=600, minimum=1)
+# A sync that runs longer than this is stopped (Celery's soft time limit) and says so.
+SYNC_TIME_LIMIT_SECONDS = env_int("SYNC_TIME_LIMIT_SECONDS", default=4 * 3600, minimum=60)
 # A deletion batch's worker renews its lease after every few items; a lease older than
 # this belongs to a dead worker, and a redelivered task takes the batch over.
 DELETION_LEASE_SECONDS = env_int("DELETION_LEASE_SECONDS", default=120, minimum=1)

@@ -17,4 +17,5 @@ def client_for(registry: Registry) -> RegistryClient:
         timeout=settings.REGISTRY_TIMEOUT_SECONDS,
         max_retries=settings.REGISTRY_MAX_RETRIES,
         concurrency=settings.REGISTRY_CONCURRENCY,
+        max_response_bytes=settings.REGISTRY_MAX_RESPONSE_MB * 1024 * 1024,
     )

@@ -36,6 +36,14 @@ def claim_sync_lock(registry: Registry, *, ttl_seconds: int | None = None) -> uu
     return token if claimed else None
 
 
+def renew_sync_lock(registry: Registry, token: uuid.UUID) -> None:
+    """Keep the lock of a sync that is still going: only a dead worker's lock expires."""
+    ttl = timedelta(seconds=settings.SYNC_LOCK_TTL_SECONDS)
+    Registry.objects.filter(pk=registry.pk, sync_lock_token=token).update(
+        sync_lock_expires_at=timezone.now() + ttl
+    )
+
+
 def release_sync_lock(registry: Registry, token: uuid.UUID) -> None:
     Registry.objects.filter(pk=registry.pk, sync_lock_token=token).update(
         sync_lock_token=None, sync_lock_expires_at=None

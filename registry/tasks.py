@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from .deletion.lease import BatchBusy, stuck_batches
@@ -22,7 +23,13 @@ logger = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 10
 
 
-@shared_task(ignore_result=True)
+# A sync past its soft limit stops and says so (registry.sync.run); the hard limit, a
+# minute later, ends a worker process that did not.
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.SYNC_TIME_LIMIT_SECONDS,
+    time_limit=settings.SYNC_TIME_LIMIT_SECONDS + 60,
+)
 def sync_registry_task(registry_id: int, repository: str | None = None) -> int | None:
     """Sync one registry (or one repository of it); returns the SyncRun id."""
     registry = Registry.objects.filter(pk=registry_id).first()

@@ -17,7 +17,8 @@ from registry.client import RegistryClient
 from registry.client.manifests import compute_digest
 from registry.models import Registry, SyncRun, Tag
 from registry.registries import save_registry
-from registry.sync import READER_THREAD_PREFIX, sync_registry
+from registry.sync import sync_registry
+from registry.sync.reading import READER_THREAD_PREFIX
 from tests.support.fault_proxy import (
     Delay,
     MalformedBody,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from . import errors
@@ -41,9 +41,12 @@ class RegistryClient:
         timeout: float = 15.0,
         max_retries: int = 4,
         concurrency: int = 8,
+        max_response_bytes: int | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        extra = {"sleep": sleep} if sleep else {}
+        extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        if max_response_bytes:
+            extra["max_response_bytes"] = max_response_bytes
         self.transport = Transport(
             url,
             username=username,

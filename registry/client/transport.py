@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+# No answer the client needs comes near this (100,000 tags list in about 3 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+BODY_CHUNK = 64 * 1024
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails the request instead of stalling
 BACKOFF_BASE = 0.25
 
@@ -50,6 +53,7 @@ class Transport:
         timeout: float = 15.0,
         max_retries: int = 4,
         pool_size: int = 8,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -57,6 +61,7 @@ class Transport:
         self._password = password
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
         self._sleep = sleep
         self._tokens = TokenCache()
         self._basic = False  # set once the registry asks for Basic auth
@@ -249,15 +254,17 @@ class Transport:
             auth=auth,
         )
         try:
-            return self.session.send(
+            response = self.session.send(
                 prepared,
                 proxies=self._proxies_for(url),
                 verify=self.session.verify,
-                stream=False,
+                stream=True,
                 cert=None,
                 timeout=self.timeout,
                 allow_redirects=True,
             )
+            self._read_body(response, url=url, what=what)
+            return response
         except requests.exceptions.SSLError as exc:
             raise errors.RegistryUnreachable(
                 f"The TLS certificate of {_host(url)} could not be verified while "
@@ -272,6 +279,23 @@ class Transport:
                 f"Could not reach {_host(url)} while {what}: the connection failed "
                 f"or was cut. Is the registry running, and is its URL right?"
             ) from exc
+
+    def _read_body(self, response: requests.Response, *, url: str, what: str) -> None:
+        """Read the body, but never more than `max_response_bytes`: a registry (or what
+        answers in its name) could otherwise fill the worker's memory."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            response.close()
+            raise errors.InvalidResponse(too_big_message(self.max_response_bytes, url, what))
+        parts: list[bytes] = []
+        size = 0
+        for part in response.iter_content(BODY_CHUNK):
+            size += len(part)
+            if size > self.max_response_bytes:
+                response.close()
+                raise errors.InvalidResponse(too_big_message(self.max_response_bytes, url, what))
+            parts.append(part)
+        response._content = b"".join(parts)  # as requests itself stores a read body
 
     def _proxies_for(self, url: str) -> dict[str, str]:
         """The proxy the environment names for the URL's host (HTTPS_PROXY, NO_PROXY, …)."""
@@ -293,6 +317,13 @@ class Transport:
         if retry_after > MAX_RETRY_WAIT:
             return None
         return retry_after + random.uniform(0, BACKOFF_BASE)
+
+
+def too_big_message(limit: int, url: str, what: str) -> str:
+    return (
+        f"{_host(url)} sent more than {limit // (1024 * 1024)} MB while {what}; the rest was "
+        "not read (REGISTRY_MAX_RESPONSE_MB sets the limit)."
+    )
 
 
 def ca_bundle_from_environment() -> bool | str:

@@ -43,7 +43,7 @@ from registry.connect import client_for
 from registry.models import DeletionBatch, DeletionItem, Repository, Tag
 from registry.secrets import CredentialsKeyMismatch
 from registry.staleness import protection_check, refresh_staleness, rules_for
-from registry.sync import count_tags_per_manifest, remove_orphan_manifests
+from registry.sync.writing import count_tags_per_manifest, remove_orphan_manifests
 from registry.user_patterns import PatternTooSlow
 
 from .batches import (
