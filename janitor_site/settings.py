@@ -14,6 +14,7 @@ import base64
 import hashlib
 import importlib.util
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "registry",
 ]
 # The demo and test kit (`manage.py demo`, `seed_demo_registry`) is not shipped in the
@@ -167,6 +169,8 @@ MIDDLEWARE = [
     # Every page needs a login; an HTMX request from an expired session redirects the page.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "registry.middleware.htmx_login_redirect",
+    # Last: it turns a login from a locked-out user and address into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "janitor_site.urls"
@@ -214,6 +218,57 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# --- Failed logins (django-axes) ---------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that
+# pair is locked out for LOGIN_LOCKOUT_MINUTES, and the login page says so and for how
+# long. Every failure is logged (logger "axes"), with the username and the address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The log names the username and address of each failure (never a password): who is
+# being tried, and from where, is what an operator needs from it.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Behind a TLS-terminating proxy every request comes from the proxy: name how many
+# proxies stand in front, so that the client's own address is taken from X-Forwarded-For.
+AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# --- Serving over TLS ---------------------------------------------------------
+# In production the dashboard sits behind a TLS-terminating proxy (see README,
+# "Production"): it says a request came over HTTPS with X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", default=False) else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# The browsers' preload list takes whole domains, not a dashboard on a subdomain of one:
+# Django's advice to preload does not apply (set SECURE_HSTS_PRELOAD where it does).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Password reset by email exists only where email is configured (EMAIL_HOST); without
+# it the anonymous reset pages are not served at all.
+EMAIL_HOST = env_str("EMAIL_HOST", default="")
+EMAIL_PORT = env_int("EMAIL_PORT", default=587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="registry-janitor@localhost")
+PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", default="UTC")

@@ -69,13 +69,12 @@ class DeletionBatchFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, planned_at=None, **kwargs):  # type: ignore[no-untyped-def]
-        """Saved open, dated, then finished: planned_at is auto_now_add, and the model and
-        the database refuse to change a finished batch."""
+        """Saved open and dated, then finished: the model and the database refuse to
+        change a finished batch, or ever to move its planned_at."""
         status = kwargs.pop("status")
-        batch = model_class.objects.create(*args, **kwargs)
         if planned_at is not None:
-            model_class.objects.filter(pk=batch.pk).update(planned_at=planned_at)
-            batch.planned_at = planned_at
+            kwargs["planned_at"] = planned_at
+        batch = model_class.objects.create(*args, **kwargs)
         if status != DeletionBatch.Status.PLANNED:
             batch.status = status
             batch.save()

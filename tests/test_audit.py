@@ -270,13 +270,36 @@ def test_queryset_update_leaves_finished_rows_untouched(finished_item) -> None: 
         batch=DeletionBatchFactory(status=Status.RUNNING), outcome=Outcome.PENDING
     )
     assert DeletionItem.objects.update(detail="rewritten") == 1
-    assert DeletionBatch.objects.update(reason="rewritten") == 1
+    assert DeletionBatch.objects.update(error="rewritten") == 1
     finished_item.refresh_from_db()
     finished_item.batch.refresh_from_db()
     open_item.refresh_from_db()
     assert finished_item.detail == ""
-    assert finished_item.batch.reason == "stale review images"
+    assert finished_item.batch.error == ""
     assert open_item.detail == "rewritten"
+
+
+def test_nobody_rewrites_who_planned_an_open_batch(db) -> None:  # type: ignore[no-untyped-def]
+    batch = DeletionBatchFactory(status=Status.PLANNED, confirmed_by_username="")
+    with pytest.raises(AuditLogIsAppendOnly):
+        DeletionBatch.objects.filter(pk=batch.pk).update(planned_by_username="mallory")
+    batch.planned_by_username = "mallory"
+    with pytest.raises(AuditLogIsAppendOnly):
+        batch.save()
+    assert DeletionBatch.objects.get().planned_by_username == "jan-janitor"
+
+
+def test_a_recorded_confirmation_is_never_rewritten(db) -> None:  # type: ignore[no-untyped-def]
+    batch = DeletionBatchFactory(status=Status.QUEUED)  # confirmed by jan-janitor
+    changed = DeletionBatch.objects.filter(pk=batch.pk).update(
+        confirmed_by_username="mallory", reason="nothing to see"
+    )
+    batch.confirmed_by_username = "mallory"
+    with pytest.raises(AuditLogIsAppendOnly):
+        batch.save()
+    assert changed == 0
+    stored = DeletionBatch.objects.get()
+    assert (stored.confirmed_by_username, stored.reason) == ("jan-janitor", "stale review images")
 
 
 postgresql_only = pytest.mark.skipif(
@@ -327,3 +350,13 @@ def test_the_database_refuses_raw_deletes_even_of_open_rows(finished_item) -> No
             raw(f"DELETE FROM {table} WHERE id = %s", [pk])
     assert DeletionItem.objects.count() == 2
     assert DeletionBatch.objects.count() == 2
+
+
+@postgresql_only
+def test_the_database_refuses_to_rewrite_who_planned_or_confirmed_an_open_batch(db) -> None:  # type: ignore[no-untyped-def]
+    batch = DeletionBatchFactory(status=Status.QUEUED)
+    for column in ("planned_by_username", "confirmed_by_username", "reason"):
+        with pytest.raises(DatabaseError, match="keeps who"):
+            raw(f"UPDATE registry_deletionbatch SET {column} = 'x' WHERE id = %s", [batch.pk])
+    raw("UPDATE registry_deletionbatch SET status = 'running' WHERE id = %s", [batch.pk])
+    assert DeletionBatch.objects.get().status == Status.RUNNING, "progress may still change"

@@ -7,6 +7,7 @@ what the registry holds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 import pytest
 
@@ -461,9 +462,9 @@ def test_the_periodic_requeue_runs_a_confirmed_batch_no_worker_started(
     push_image(registry_client, "acme/web", "review-0", created=JAN)
     sync(no_protection)
     batch = plan(no_protection, janitor, "review-0")
-    confirm_batch(batch=batch, actor=janitor, reason="cleanup")
-    # Confirmed long ago, and its task never reached a worker.
-    DeletionBatch.objects.filter(pk=batch.pk).update(confirmed_at=JAN)
+    with patch("django.utils.timezone.now", return_value=JAN):
+        confirm_batch(batch=batch, actor=janitor, reason="cleanup")  # long ago
+    # ...and its task never reached a worker.
 
     assert requeue_stuck_batches() == 1
 

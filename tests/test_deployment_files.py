@@ -56,12 +56,29 @@ def test_compose_has_the_six_services(compose: dict[str, Any]) -> None:
     assert {"web", "worker", "beat", "redis", "postgres", "registry"} <= set(compose["services"])
 
 
-def test_web_runs_gunicorn_on_the_wsgi_module(compose: dict[str, Any]) -> None:
+def test_web_runs_gunicorn_on_the_wsgi_module_after_the_migrations(
+    compose: dict[str, Any],
+) -> None:
     command = command_line(compose["services"]["web"])
 
     assert "gunicorn" in command
     assert "janitor_site.wsgi" in command
-    assert "migrate" in command
+    depends_on = compose["services"]["web"]["depends_on"]
+    assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+    assert "manage.py migrate" in command_line(compose["services"]["migrate"])
+
+
+def test_only_the_migrations_connect_as_the_owner_of_the_tables(compose: dict[str, Any]) -> None:
+    def database_user(service: str) -> str:
+        url = environment(compose["services"][service])["DATABASE_URL"]
+        return url.removeprefix("postgres://").split(":", 1)[0]
+
+    assert database_user("migrate") == "janitor"
+    for service in APP_SERVICES:
+        assert database_user(service) == "janitor_app"
+    postgres = compose["services"]["postgres"]
+    assert environment(postgres)["POSTGRES_USER"] == "postgres"
+    assert any("roles.sql" in volume for volume in postgres["volumes"])
 
 
 @pytest.mark.parametrize(("service", "role"), [("worker", "worker"), ("beat", "beat")])
@@ -293,3 +310,43 @@ def test_pre_commit_runs_ruff_check_and_format_from_the_locked_venv() -> None:
 
     assert any(entry.startswith(".venv/bin/ruff check") for entry in entries)
     assert any(entry.startswith(".venv/bin/ruff format") for entry in entries)
+
+
+# The production environment README's "Production" section documents, behind a TLS proxy.
+PRODUCTION_ENVIRONMENT = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k3Z9-" + "x7Qp2" * 10,
+    "CREDENTIALS_KEY": "ZmVybmV0LWtleS1mb3ItdGhlLWRlcGxveS1jaGVjay0hIQ==",
+    "REDIS_URL": "redis://redis:6379/0",
+    "ALLOWED_HOSTS": "janitor.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://janitor.example.com",
+    "BEHIND_TLS_PROXY": "1",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+}
+
+
+def test_check_deploy_passes_with_the_documented_production_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DEBUG", "DATABASE_URL"))
+    }
+    env.update(PRODUCTION_ENVIRONMENT, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    readme = read("README.md")
+    for key in PRODUCTION_ENVIRONMENT.keys() - {"SECRET_KEY", "CREDENTIALS_KEY", "DEBUG"}:
+        assert key in readme, f"README's Production section names {key}"

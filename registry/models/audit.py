@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .cache import Registry
 
@@ -15,13 +16,32 @@ class AuditLogIsAppendOnly(Exception):
 
 class AppendOnlyQuerySet(models.QuerySet):
     """Rows that are history once finished: `update()` touches only open rows, and
-    `delete()` is refused. On PostgreSQL triggers enforce the same (migration 0009)."""
+    `delete()` is refused. On PostgreSQL triggers enforce the same (migrations 0010
+    and 0012).
+
+    A model may also name fields that never change (FIXED_FIELDS: who planned, when),
+    and fields that never change once a confirmation is recorded (CONFIRMATION_FIELDS).
+    """
 
     def delete(self):  # type: ignore[no-untyped-def]
         raise AuditLogIsAppendOnly(f"{self.model.__name__} rows are never deleted.")
 
     def update(self, **kwargs):  # type: ignore[no-untyped-def]
-        return super(AppendOnlyQuerySet, self.filter(self.model.open_rows())).update(**kwargs)
+        model = self.model
+        fixed = _field_names(kwargs) & set(model.FIXED_FIELDS)
+        if fixed:
+            raise AuditLogIsAppendOnly(
+                f"{model.__name__} keeps {', '.join(sorted(fixed))} as first recorded."
+            )
+        rows = self.filter(model.open_rows())
+        if _field_names(kwargs) & set(model.CONFIRMATION_FIELDS):
+            rows = rows.filter(model.unconfirmed_rows())  # a confirmation is recorded once
+        return super(AppendOnlyQuerySet, rows).update(**kwargs)
+
+
+def _field_names(values: dict[str, object]) -> set[str]:
+    """Field names of an update's keywords (`planned_by_id` counts as `planned_by`)."""
+    return {name.removesuffix("_id") for name in values}
 
 
 class AppendOnlyModel(models.Model):
@@ -29,13 +49,18 @@ class AppendOnlyModel(models.Model):
 
     objects = AppendOnlyQuerySet.as_manager()
 
+    FIXED_FIELDS: tuple[str, ...] = ()
+    CONFIRMATION_FIELDS: tuple[str, ...] = ()
+
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        stored = type(self).objects.filter(pk=self.pk)
-        if not self._state.adding and not stored.filter(self.open_rows()).exists():
-            raise AuditLogIsAppendOnly(f"{self} is finished: the audit log is append-only.")
+        if not self._state.adding:
+            stored = type(self).objects.filter(pk=self.pk, **self._open_filter()).first()
+            if stored is None:
+                raise AuditLogIsAppendOnly(f"{self} is finished: the audit log is append-only.")
+            self._refuse_rewriting(stored)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -44,6 +69,22 @@ class AppendOnlyModel(models.Model):
     @classmethod
     def open_rows(cls) -> Q:
         raise NotImplementedError
+
+    @classmethod
+    def unconfirmed_rows(cls) -> Q:
+        return Q()
+
+    def _open_filter(self) -> dict[str, object]:
+        return {"pk__in": type(self).objects.filter(self.open_rows()).values("pk")}
+
+    def _refuse_rewriting(self, stored: AppendOnlyModel) -> None:
+        fields = list(self.FIXED_FIELDS)
+        if not type(self).objects.filter(pk=self.pk).filter(self.unconfirmed_rows()).exists():
+            fields += self.CONFIRMATION_FIELDS
+        for name in fields:
+            attname = self._meta.get_field(name).attname
+            if getattr(self, attname) != getattr(stored, attname):
+                raise AuditLogIsAppendOnly(f"{self} keeps its {name} as first recorded.")
 
 
 class DeletionBatch(AppendOnlyModel):
@@ -64,6 +105,10 @@ class DeletionBatch(AppendOnlyModel):
         DISCARDED = "discarded", "Plan discarded"
 
     OPEN_STATUSES = (Status.PLANNED, Status.QUEUED, Status.RUNNING)
+    # Who planned it, from where and when: never rewritten, even while it is open.
+    FIXED_FIELDS = ("planned_by", "planned_by_username", "planned_at", "registry_name", "source")
+    # Who confirmed it, when and why: never rewritten once recorded.
+    CONFIRMATION_FIELDS = ("confirmed_by_username", "confirmed_at", "reason")
 
     class Source(models.TextChoices):
         WEB = "web", "Dashboard"
@@ -89,7 +134,7 @@ class DeletionBatch(AppendOnlyModel):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     reason = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
-    planned_at = models.DateTimeField(auto_now_add=True)
+    planned_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +176,10 @@ class DeletionBatch(AppendOnlyModel):
     @classmethod
     def open_rows(cls) -> Q:
         return Q(status__in=cls.OPEN_STATUSES)
+
+    @classmethod
+    def unconfirmed_rows(cls) -> Q:
+        return Q(confirmed_by_username="")
 
     @property
     def is_open(self) -> bool:
