@@ -1,15 +1,57 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import models
 
-from .models import DeletionBatch, DeletionItem, Manifest, Registry, Repository, SyncRun, Tag
+from .models import (
+    DeletionBatch,
+    DeletionItem,
+    Manifest,
+    Registry,
+    RegistryChange,
+    Repository,
+    SyncRun,
+    Tag,
+)
+from .registries import (
+    PASSWORD_CLEARED_NOTE,
+    audited_values,
+    clear_password_if_host_changed,
+    record_registry_change,
+    remove_registry,
+)
 
 
 @admin.register(Registry)
 class RegistryAdmin(admin.ModelAdmin):
+    """Edits here follow the app's rules: the URL carries no credentials (Registry.clean),
+    a move to another host clears the stored password, and each change is audited."""
+
     list_display = ["name", "url", "username", "verify_tls"]
-    # The password is set through add_registry; its ciphertext never shows here.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # The password is set through the app or add_registry; its ciphertext never shows here.
     exclude = ["password_encrypted", "sync_lock_token", "sync_lock_expires_at"]
+
+    def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
+        stored = Registry.objects.filter(pk=obj.pk).first() if change else None
+        before = audited_values(stored) if stored else None
+        cleared = clear_password_if_host_changed(
+            registry=obj, previous_url=stored.url if stored else ""
+        )
+        super().save_model(request, obj, form, change)
+        note = PASSWORD_CLEARED_NOTE if cleared else ""
+        record_registry_change(
+            registry=obj, before=before, actor=request.user.get_username(), note=note
+        )
+        if cleared:
+            messages.warning(request, PASSWORD_CLEARED_NOTE)
+
+    def delete_model(self, request, obj) -> None:  # type: ignore[no-untyped-def]
+        remove_registry(registry=obj, actor=request.user.get_username())
+
+    def delete_queryset(self, request, queryset) -> None:  # type: ignore[no-untyped-def]
+        for registry in queryset:
+            remove_registry(registry=registry, actor=request.user.get_username())
 
 
 @admin.register(Repository)
@@ -20,7 +62,7 @@ class RepositoryAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """The cache is written by the sync only."""
+    """Rows the app writes itself: the cache (sync, deletions) and the audit log."""
 
     def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
@@ -117,3 +159,12 @@ class DeletionItemAdmin(AuditLogAdmin):
     list_filter = ["outcome", "action", "batch__registry_name"]
     search_fields = ["repository_name", "tag", "digest", "batch__planned_by_username"]
     list_select_related = ["batch"]
+
+
+@admin.register(RegistryChange)
+class RegistryChangeAdmin(ReadOnlyAdmin):
+    list_display = ["changed_at", "registry_name", "action", "changed_by_username", "note"]
+    list_filter = ["action", "registry_name"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from .client.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from .models import Layer, Manifest, Tag
+from .models import Layer, Manifest, RegistryChange, Tag
 
 # Other tags on the same digest listed in a tag's detail; the rest are counted.
 SHARED_TAGS_SHOWN = 50
@@ -105,3 +105,8 @@ def iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def registry_changes() -> QuerySet[RegistryChange]:
+    """The registry changes of the audit log, newest first."""
+    return RegistryChange.objects.order_by("-changed_at", "-pk")

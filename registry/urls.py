@@ -41,6 +41,7 @@ urlpatterns = [
     path("deletions/<int:pk>/progress/", deletions.batch_progress_view, name="batch_progress"),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/batches/", audit.audit_batches, name="audit_batches"),
+    path("audit/registries/", audit.audit_registry_changes, name="audit_registry_changes"),
     path("audit/export.csv", audit.export_csv, name="audit_export_csv"),
     path("audit/export.json", audit.export_json, name="audit_export_json"),
 ]

@@ -9,6 +9,7 @@ from .audit import (
     AuditLogIsAppendOnly,
     DeletionBatch,
     DeletionItem,
+    RegistryChange,
 )
 from .cache import Layer, Manifest, Registry, Repository, SyncRun, Tag, digest_validator
 from .rules import (
@@ -34,6 +35,7 @@ __all__ = [
     "Layer",
     "Manifest",
     "Registry",
+    "RegistryChange",
     "Repository",
     "SelectedTag",
     "StalenessRules",

@@ -265,3 +265,41 @@ class DeletionItem(AppendOnlyModel):
     @property
     def short_digest(self) -> str:
         return self.digest.split(":", 1)[-1][:12]
+
+
+class RegistryChange(models.Model):
+    """One change to a registry's settings: who, when, and what (never a secret's value).
+
+    Append-only as soon as it is written: the model refuses to change or delete a row,
+    and so do PostgreSQL triggers (migration 0013).
+    """
+
+    class Action(models.TextChoices):
+        ADDED = "added"
+        CHANGED = "changed"
+        REMOVED = "removed"
+
+    registry_name = models.CharField(max_length=64)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    changed_by_username = models.CharField(max_length=150)
+    changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # [[field, before, after], …]; a password or token shows only as "set" or "cleared".
+    changes = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [
+            models.Index(fields=["registry_name", "-changed_at"], name="regchange_recent_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry_name} {self.action} by {self.changed_by_username}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly(f"{self} is part of the audit log: it never changes.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AuditLogIsAppendOnly(f"{self} is part of the audit log and is never deleted.")

@@ -8,6 +8,10 @@ itself stays the source of truth: anything destructive re-checks it.
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -62,6 +66,43 @@ class Registry(models.Model):
         if not self.verify_tls:
             return False
         return self.ca_bundle or True
+
+    def clean(self) -> None:
+        """Checked wherever a registry is saved from a form: the admin, the app, the CLI."""
+        errors: dict[str, str] = {}
+        if problem := registry_url_problem(self.url):
+            errors["url"] = problem
+        if self.ca_bundle and (problem := ca_bundle_problem(self.ca_bundle)):
+            errors["ca_bundle"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+URL_WITH_CREDENTIALS_MESSAGE = (
+    "Put the username and password in their own fields, not in the URL: a URL is shown on "
+    "pages and in messages, a password must never be."
+)
+
+
+def registry_url_problem(url: str) -> str | None:
+    """What is wrong with a registry's URL, in plain words, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not a registry URL: give http(s)://host[:port]."
+    if parts.username or parts.password or "@" in parts.netloc:
+        return URL_WITH_CREDENTIALS_MESSAGE
+    return None
+
+
+def ca_bundle_problem(path: str) -> str | None:
+    """Why a CA bundle path cannot be used, or None: it must be a readable PEM file."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as exc:
+        return f"The CA bundle {path} cannot be read: {exc.strerror or exc}."
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        return f"The CA bundle {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)."
+    return None
 
 
 class Repository(models.Model):

@@ -25,6 +25,7 @@ from registry.audit import (
 from registry.audit_exports import audit_rows, csv_lines, json_chunks
 from registry.filter_forms import filter_querystring
 from registry.models import DeletionItem
+from registry.selectors import registry_changes
 
 from .access import HtmxHttpRequest, require_viewer
 from .links import pager_url, with_query
@@ -114,3 +115,12 @@ def _export(request: HtmxHttpRequest, *, extension: Literal["csv", "json"]) -> H
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="deletion-audit-{stamp}.{extension}"'
     return response
+
+
+@require_GET
+def audit_registry_changes(request: HtmxHttpRequest) -> HttpResponse:
+    """Who added, changed or removed a registry: newest first, 50 a page."""
+    require_viewer(request)
+    page = Paginator(registry_changes(), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "page_url": pager_url(request.path)}
+    return render_page(request, "registry/registry_changes.html", context, partial="listing")

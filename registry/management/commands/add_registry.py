@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import Any
 
@@ -8,7 +9,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.client import RegistryError
 from registry.connect import client_for
-from registry.registries import save_registry
+from registry.models import Registry
+from registry.registries import PASSWORD_CLEARED_NOTE, save_registry
+
+
+def command_line_actor() -> str:
+    """Who runs the command, for the audit log: the login name, marked as the CLI's."""
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (OSError, KeyError):  # no login name in a bare container
+        return "command line"
 
 
 class Command(BaseCommand):
@@ -40,6 +50,7 @@ class Command(BaseCommand):
         password = None
         if options["password_stdin"]:
             password = sys.stdin.readline().rstrip("\r\n")
+        existing = Registry.objects.filter(name=options["name"]).first()
         try:
             registry, created = save_registry(
                 name=options["name"],
@@ -49,10 +60,13 @@ class Command(BaseCommand):
                 verify_tls=not options["insecure"],
                 ca_bundle=options["ca_bundle"],
                 repositories=options["repositories"],
+                actor=command_line_actor(),
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(f"{'Added' if created else 'Updated'} registry {registry.name}.")
+        if existing and existing.password_encrypted and not registry.password_encrypted:
+            self.stderr.write(self.style.WARNING(PASSWORD_CLEARED_NOTE + " (--password-stdin)"))
         if options["no_check"]:
             return
         try:
