@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import models
 
+from .forms import RegistryAdminForm
 from .models import (
     DeletionBatch,
     DeletionItem,
@@ -28,9 +28,8 @@ class RegistryAdmin(admin.ModelAdmin):
     a move to another host clears the stored password, and each change is audited."""
 
     list_display = ["name", "url", "username", "verify_tls"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # The password is set through the app or add_registry; its ciphertext never shows here.
-    exclude = ["password_encrypted", "sync_lock_token", "sync_lock_expires_at"]
+    form = RegistryAdminForm
 
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         stored = Registry.objects.filter(pk=obj.pk).first() if change else None

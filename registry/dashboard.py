@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from django.db.models import Aggregate, Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.template.defaultfilters import filesizeformat
@@ -48,6 +47,7 @@ from .charts import (
     split_bar,
 )
 from .models import Manifest, Registry, Repository, SyncRun, Tag
+from .models.cache import without_userinfo
 from .sync_requests import SyncState, sync_state_of
 
 TOP_REPOSITORIES = 15
@@ -97,15 +97,7 @@ class RegistryCard:
 
     @property
     def public_url(self) -> str:
-        return public_url(self.registry.url)
-
-
-def public_url(url: str) -> str:
-    """The URL without any user:password@ part: pages never show credentials."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        return without_userinfo(self.registry.url)
 
 
 def human_size(size: int) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from .client.auth import same_origin
 from .deletion.batches import (
     REASON_REQUIRED_MESSAGE,
     actionable_count,
@@ -13,7 +14,14 @@ from .deletion.batches import (
     typed_count_matches,
     typed_count_message,
 )
-from .models import DeletionBatch, StalenessRules
+from .models import DeletionBatch, Registry, StalenessRules
+from .models.cache import (
+    URL_WITH_CREDENTIALS_MESSAGE,
+    ca_bundle_problem,
+    registry_url_problem,
+    without_userinfo,
+)
+from .registries import save_registry
 
 
 class StalenessRulesForm(forms.ModelForm):
@@ -80,3 +88,142 @@ class ConfirmBatchForm(forms.Form):
     def first_error(self) -> str:
         """The message the page shows above the form."""
         return next((str(e) for errors in self.errors.values() for e in errors), "")
+
+
+HOST_CHANGED_NEEDS_PASSWORD = (
+    "The URL moves to another host: give the password again (the stored one was for the "
+    "old host, and is not sent anywhere else), or tick “no password”."
+)
+NAME_TAKEN_MESSAGE = "A registry with this name exists already."
+
+
+class RegistryForm(forms.Form):
+    """Adding or editing a registry. The password is written once and never shown again:
+    left empty on an edit, the stored one stays."""
+
+    name = forms.SlugField(
+        max_length=64, help_text="A short name for the pages and commands, e.g. gitlab."
+    )
+    url = forms.URLField(
+        assume_scheme="https",
+        help_text="Base URL of the registry, e.g. https://registry.gitlab.example.com.",
+    )
+    username = forms.CharField(max_length=255, required=False)
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Password or access token. Stored encrypted; never shown again.",
+    )
+    no_password = forms.BooleanField(
+        required=False, label="No password", help_text="Forget the stored password."
+    )
+    verify_tls = forms.BooleanField(required=False, initial=True, label="Check the TLS certificate")
+    ca_bundle = forms.CharField(
+        max_length=500,
+        required=False,
+        label="CA bundle",
+        help_text="Path, on the server, to a PEM file of the CA that signs the registry's TLS.",
+    )
+    repositories = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
+        help_text="Only for credentials that may not list the catalog (GitLab, unless an "
+        "administrator's): the repositories to sync, one a line.",
+    )
+
+    def __init__(self, *args: Any, instance: Registry | None = None, **kwargs: Any) -> None:
+        if instance is not None:
+            kwargs.setdefault("initial", registry_initial(instance))
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        if instance is not None:
+            self.fields["name"].disabled = True  # pages and the audit log use it
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if self.instance is None and Registry.objects.filter(name=name).exists():
+            raise forms.ValidationError(NAME_TAKEN_MESSAGE)
+        return name
+
+    def clean_url(self) -> str:
+        return clean_registry_url(self, self.cleaned_data["url"])
+
+    def clean_ca_bundle(self) -> str:
+        path: str = self.cleaned_data["ca_bundle"].strip()
+        if path and (problem := ca_bundle_problem(path)):
+            raise forms.ValidationError(problem)
+        return path
+
+    def clean_repositories(self) -> list[str]:
+        text: str = self.cleaned_data["repositories"]
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stored = self.instance
+        url = data.get("url")
+        if (
+            stored is not None
+            and stored.password_encrypted
+            and url
+            and not same_origin(url, stored.url)
+            and not data.get("password")
+            and not data.get("no_password")
+        ):
+            self.add_error("password", HOST_CHANGED_NEEDS_PASSWORD)
+        return data
+
+    def save(self, *, actor: str) -> Registry:
+        data = self.cleaned_data
+        password: str | None = data["password"] or None
+        if data["no_password"]:
+            password = ""
+        registry, _ = save_registry(
+            name=self.instance.name if self.instance else data["name"],
+            url=data["url"],
+            username=data["username"],
+            password=password,
+            verify_tls=data["verify_tls"],
+            ca_bundle=data["ca_bundle"],
+            repositories=data["repositories"],
+            actor=actor,
+        )
+        return registry
+
+
+def clean_registry_url(form: forms.BaseForm, url: str) -> str:
+    """The URL, checked; one that carries credentials is refused and not shown back."""
+    url = url.strip().rstrip("/")
+    problem = registry_url_problem(url)
+    if problem == URL_WITH_CREDENTIALS_MESSAGE:
+        form.data = form.data.copy()  # the page shows the URL without what was typed in it
+        form.data[form.add_prefix("url")] = without_userinfo(url)
+    if problem:
+        raise forms.ValidationError(problem)
+    return url
+
+
+class RegistryAdminForm(forms.ModelForm):
+    """The Django admin's registry form, with the app's URL rule."""
+
+    url = forms.URLField(assume_scheme="https", max_length=200)
+
+    class Meta:
+        model = Registry
+        # The password is set in the app or with add_registry: its ciphertext never shows.
+        fields = ["name", "url", "username", "verify_tls", "ca_bundle", "repositories"]
+
+    def clean_url(self) -> str:
+        return clean_registry_url(self, self.cleaned_data["url"])
+
+
+def registry_initial(registry: Registry) -> dict[str, Any]:
+    return {
+        "name": registry.name,
+        "url": registry.url,
+        "username": registry.username,
+        "verify_tls": registry.verify_tls,
+        "ca_bundle": registry.ca_bundle,
+        "repositories": "\n".join(registry.repositories or []),
+    }

@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         DELETE_PERMISSION,
         "registry.add_registry",
         "registry.change_registry",
+        "registry.delete_registry",
         "registry.add_stalenessrules",
         "registry.change_stalenessrules",
     ],

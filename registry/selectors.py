@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from .client.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from .models import Layer, Manifest, RegistryChange, Tag
+from .models import Layer, Manifest, Registry, RegistryChange, Tag
 
 # Other tags on the same digest listed in a tag's detail; the rest are counted.
 SHARED_TAGS_SHOWN = 50
@@ -110,3 +110,8 @@ def iso_utc(value: datetime | None) -> str | None:
 def registry_changes() -> QuerySet[RegistryChange]:
     """The registry changes of the audit log, newest first."""
     return RegistryChange.objects.order_by("-changed_at", "-pk")
+
+
+def registries_to_manage() -> QuerySet[Registry]:
+    """Every registry, by name, with its number of repositories."""
+    return Registry.objects.annotate(repository_count=Count("repos")).order_by("name")

@@ -2,10 +2,24 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import audit, dashboard, deletions, repositories, rules, selection, tags
+from .views import (
+    audit,
+    dashboard,
+    deletions,
+    registries,
+    repositories,
+    rules,
+    selection,
+    tags,
+)
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("registries/", registries.registry_list, name="registry_list"),
+    path("registries/add/", registries.registry_add, name="registry_add"),
+    path("registries/<slug:name>/edit/", registries.registry_edit, name="registry_edit"),
+    path("registries/<slug:name>/test/", registries.registry_test, name="registry_test"),
+    path("registries/<slug:name>/remove/", registries.registry_remove, name="registry_remove"),
     path("registries/<slug:name>/sync/", dashboard.sync_now, name="sync_now"),
     path("registries/<slug:name>/sync/status/", dashboard.sync_status, name="sync_status"),
     path(

@@ -53,6 +53,7 @@ def test_a_url_with_credentials_is_refused_by_the_admin_too(admin_client: Client
     assert response.status_code == 200
     html = response.content.decode()
     assert URL_WITH_CREDENTIALS_MESSAGE in html.replace("&#x27;", "'")
+    assert SECRET not in html, "the typed URL is not shown back with its password"
     assert not Registry.objects.exists()
 
 

@@ -9,7 +9,7 @@ itself stays the source of truth: anything destructive re-checks it.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -92,6 +92,14 @@ def registry_url_problem(url: str) -> str | None:
     if parts.username or parts.password or "@" in parts.netloc:
         return URL_WITH_CREDENTIALS_MESSAGE
     return None
+
+
+def without_userinfo(url: str) -> str:
+    """The URL without any user:password@ part: never shown back, never stored."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def ca_bundle_problem(path: str) -> str | None:

@@ -42,6 +42,21 @@ def get_registry_for_admin(request: HttpRequest, name: str) -> Registry:
     return registry
 
 
+# Adding, editing, testing and removing registries: the Registry admins role.
+MANAGE_REGISTRIES_PERMISSION = "registry.change_registry"
+
+
+def require_registry_admin(request: HttpRequest) -> None:
+    require_viewer(request)
+    if not request.user.has_perm(MANAGE_REGISTRIES_PERMISSION):
+        raise PermissionDenied
+
+
+def get_registry_to_manage(request: HttpRequest, name: str) -> Registry:
+    require_registry_admin(request)
+    return get_object_or_404(Registry, name=name)
+
+
 def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
     require_viewer(request)
     return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
