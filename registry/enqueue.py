@@ -13,12 +13,15 @@ stays queued until a worker takes it (see `registry.tasks.requeue_stuck_batches`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from celery import Task
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from .deletion.lease import note_handed_over
 from .models import DeletionBatch, Registry
 from .tasks import execute_deletion_batch_task, sync_registry_task
 
@@ -52,16 +55,21 @@ def start_sync(*, registry: Registry) -> None:
 
 def start_batch(*, batch: DeletionBatch) -> None:
     """Ask a worker to run (or resume) a confirmed deletion batch. Raises QueueUnavailable."""
-    _send(execute_deletion_batch_task, batch.pk, failure=BATCH_NOT_SENT_MESSAGE)
+    sent = partial(note_handed_over, batch_id=batch.pk, now=timezone.now())
+    _send(execute_deletion_batch_task, batch.pk, failure=BATCH_NOT_SENT_MESSAGE, then=sent)
 
 
-def _send(task: Task, *args: object, failure: str) -> None:
-    transaction.on_commit(partial(_publish, task, args, failure=failure))
+def _send(task: Task, *args: object, failure: str, then: Callable[[], None] | None = None) -> None:
+    transaction.on_commit(partial(_publish, task, args, failure=failure, then=then))
 
 
-def _publish(task: Task, args: tuple[object, ...], *, failure: str) -> None:
+def _publish(
+    task: Task, args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
+) -> None:
     try:
         task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
     except OperationalError as exc:
         logger.warning("Could not hand %s%r to the broker: %s", task.name, args, exc)
         raise QueueUnavailable(failure) from exc
+    if then is not None:
+        then()

@@ -6,12 +6,13 @@ Start them through `registry.enqueue`, never with `.delay()` from elsewhere.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .deletion.lease import BatchBusy, stuck_batches
+from .deletion.lease import BatchHeld, RepositoriesBusy, note_handed_over, stuck_batches
 from .deletion.run import execute_batch
 from .locks import SyncAlreadyRunning
 from .models import DeletionBatch, Registry
@@ -60,12 +61,27 @@ def execute_deletion_batch_task(self: Task, batch_id: int) -> None:
         return
     try:
         execute_batch(batch=batch)
-    except BatchBusy as exc:
+    except BatchHeld as exc:
+        if self.request.is_eager:
+            logger.info("%s", exc)
+            return
+        # Another worker holds it (or held it, and died): look again once its lease ends,
+        # then this task takes it over, or finds it finished and does nothing.
+        wait = seconds_until(exc.lease_expires_at) + 1
+        logger.info("%s Looking again in %s s.", exc, wait)
+        raise self.retry(countdown=wait) from exc
+    except RepositoriesBusy as exc:
         if self.request.is_eager:  # run in-process (tests): a retry would spin here
             logger.warning("%s Confirm the batch again once the other one has finished.", exc)
             return
         logger.info("%s Retrying in %s s.", exc, BUSY_RETRY_SECONDS)
         raise self.retry(countdown=BUSY_RETRY_SECONDS) from exc
+
+
+def seconds_until(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    return max(int((moment - timezone.now()).total_seconds()), 0)
 
 
 @shared_task(ignore_result=True)
@@ -76,8 +92,10 @@ def requeue_stuck_batches() -> int:
     queued, and one whose worker died stays running until Redis redelivers its task
     (the visibility timeout). Running a batch twice is harmless: its lease decides.
     """
-    batches = list(stuck_batches(now=timezone.now()).values_list("pk", flat=True))
+    now = timezone.now()
+    batches = list(stuck_batches(now=now).values_list("pk", flat=True))
     for batch_id in batches:
         logger.warning("Handing deletion batch %s to a worker again: none is running it", batch_id)
+        note_handed_over(batch_id=batch_id, now=now)
         execute_deletion_batch_task.delay(batch_id)
     return len(batches)

@@ -507,3 +507,21 @@ def test_opening_pages_never_starts_a_batch(
     batch.refresh_from_db()
     assert batch.status == DeletionBatch.Status.RUNNING
     assert tags_in_registry(registry_client) == {"review-0"}
+
+
+def test_a_stuck_batch_is_handed_over_again_at_most_once_in_a_while(
+    no_protection, registry_client, janitor, monkeypatch
+) -> None:
+    push_image(registry_client, "acme/web", "review-0", created=JAN)
+    sync(no_protection)
+    batch = plan(no_protection, janitor, "review-0")
+    with patch("django.utils.timezone.now", return_value=JAN):
+        confirm_batch(batch=batch, actor=janitor, reason="cleanup")
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "registry.tasks.execute_deletion_batch_task.delay", lambda batch_id: sent.append(batch_id)
+    )  # a worker busy elsewhere: nothing runs it
+
+    assert requeue_stuck_batches() == 1
+    assert requeue_stuck_batches() == 0, "not again while the hand-over is recent"
+    assert sent == [batch.pk]

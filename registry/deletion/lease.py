@@ -24,9 +24,10 @@ from .batches import BatchProgress, batch_progress, counters_of
 Status = DeletionBatch.Status
 Outcome = DeletionItem.Outcome
 
-# A queued batch that no worker has started this long after its confirmation was lost
-# on the way to the worker (the broker was down, or lost it): it is handed over again.
-QUEUE_PATIENCE = timedelta(minutes=2)
+# A queued batch that no worker has started this long after its task was handed over
+# was lost on the way (the broker was down, or restarted without its queue): it is
+# handed over again. Long enough that a worker busy with a long sync is not flooded.
+QUEUE_PATIENCE = timedelta(minutes=10)
 
 
 class LeaseLost(Exception):
@@ -133,13 +134,21 @@ def lease_duration() -> timedelta:
 
 
 def stuck_batches(*, now: datetime) -> QuerySet[DeletionBatch]:
-    """Batches no worker is running although they should run: queued long ago and never
-    started, or running with an expired lease (their worker died)."""
-    never_started = Q(
-        status=Status.QUEUED, started_at__isnull=True, confirmed_at__lt=now - QUEUE_PATIENCE
+    """Batches no worker is running although they should run: queued and never started
+    although their task was handed over long ago (or never), or running with an expired
+    lease (their worker died) and not handed over again since."""
+    waited = now - QUEUE_PATIENCE
+    not_handed_over_lately = Q(handed_over_at__isnull=True) | Q(handed_over_at__lt=waited)
+    never_started = Q(status=Status.QUEUED, started_at__isnull=True, confirmed_at__lt=waited)
+    lease_expired = Q(status=Status.RUNNING, lease_expires_at__lt=now) & (
+        not_handed_over_lately | Q(handed_over_at__lt=F("lease_expires_at"))
     )
-    lease_expired = Q(status=Status.RUNNING, lease_expires_at__lt=now)
-    return DeletionBatch.objects.filter(never_started | lease_expired)
+    return DeletionBatch.objects.filter((never_started & not_handed_over_lately) | lease_expired)
+
+
+def note_handed_over(*, batch_id: int, now: datetime) -> None:
+    """A task for the batch went to the broker now (see stuck_batches)."""
+    DeletionBatch.objects.filter(pk=batch_id).update(handed_over_at=now)
 
 
 def close_batch(

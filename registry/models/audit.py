@@ -160,6 +160,9 @@ class DeletionBatch(AppendOnlyModel):
     # A worker holds the batch while its lease is live (see registry.deletion.lease).
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When a task for the batch was last handed to the broker: a batch whose task was
+    # lost is handed over again, at most once per QUEUE_PATIENCE (registry.deletion.lease).
+    handed_over_at = models.DateTimeField(null=True, blank=True, editable=False)
     error = models.TextField(blank=True, help_text="What stopped the batch, in plain words.")
 
     class Meta:
