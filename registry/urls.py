@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import audit, dashboard, deletions, repositories, rules, selection, tags
+from .views import audit, dashboard, deletions, events, repositories, rules, selection, tags
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -39,6 +39,14 @@ urlpatterns = [
     path("deletions/<int:pk>/confirm/", deletions.batch_confirm, name="batch_confirm"),
     path("deletions/<int:pk>/cancel/", deletions.batch_cancel, name="batch_cancel"),
     path("deletions/<int:pk>/progress/", deletions.batch_progress_view, name="batch_progress"),
+    # Registry notifications: the registry POSTs here with its secret (no login).
+    path("registries/<slug:name>/events/", events.receive_events, name="receive_events"),
+    path("registries/<slug:name>/notifications/", events.notifications, name="notifications"),
+    path(
+        "registries/<slug:name>/notifications/secret/",
+        events.notification_secret,
+        name="notification_secret",
+    ),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/batches/", audit.audit_batches, name="audit_batches"),
     path("audit/export.csv", audit.export_csv, name="audit_export_csv"),

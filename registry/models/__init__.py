@@ -11,6 +11,7 @@ from .audit import (
     DeletionItem,
 )
 from .cache import Layer, Manifest, Registry, Repository, SyncRun, Tag, digest_validator
+from .events import EventEndpoint, RegistryEvent
 from .rules import (
     EMPTY_PATTERN_MESSAGE,
     PATTERNS_NOT_A_LIST_MESSAGE,
@@ -31,9 +32,11 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "DeletionBatch",
     "DeletionItem",
+    "EventEndpoint",
     "Layer",
     "Manifest",
     "Registry",
+    "RegistryEvent",
     "Repository",
     "SelectedTag",
     "StalenessRules",

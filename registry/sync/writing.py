@@ -65,6 +65,33 @@ def write_repository(*, registry: Registry, read: RepositoryRead, counts: SyncCo
     return created
 
 
+def write_tag(*, repo: Repository, tag: str, state: RepositoryState, now: datetime) -> bool:
+    """One tag read outside a sync (`reading.read_tag`, for registry.events): store its
+    new manifests, then create or move the tag. True if the tag changed.
+
+    The caller then removes orphans and recounts tags (`remove_orphan_manifests`,
+    `count_tags_per_manifest`), once for many tags.
+    """
+    digest = state.tag_digests[tag]
+    wanted = {digest} | {c.digest for f in state.fetched.values() for c in f.document.children}
+    rows = Manifest.objects.filter(repository=repo, digest__in=wanted)
+    cached = {
+        row_digest: CachedManifest(pk, size, created, platforms)
+        for pk, row_digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS)
+    }
+    manifest_id = _insert_manifests(repo=repo, state=state, cached=cached)[digest]
+    existing = Tag.objects.filter(repository=repo, name=tag).first()
+    if existing is None:
+        Tag.objects.create(
+            repository=repo, name=tag, manifest_id=manifest_id, first_seen=now, last_changed=now
+        )
+        return True
+    if existing.manifest_id == manifest_id:
+        return False
+    Tag.objects.filter(pk=existing.pk).update(manifest_id=manifest_id, last_changed=now)
+    return True
+
+
 def _insert_manifests(
     *, repo: Repository, state: RepositoryState, cached: dict[str, CachedManifest]
 ) -> dict[str, int]:

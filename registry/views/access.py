@@ -42,6 +42,14 @@ def get_registry_for_admin(request: HttpRequest, name: str) -> Registry:
     return registry
 
 
+def get_registry_for_manager(request: HttpRequest, name: str) -> Registry:
+    """Managing a registry (its notification secret): Registry admins."""
+    registry = get_registry_for_viewer(request, name)
+    if not request.user.has_perm("registry.change_registry"):
+        raise PermissionDenied
+    return registry
+
+
 def get_tag_for_viewer(request: HttpRequest, pk: int) -> Tag:
     require_viewer(request)
     return get_object_or_404(Tag.objects.select_related("repository__registry", "manifest"), pk=pk)
