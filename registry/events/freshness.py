@@ -72,7 +72,7 @@ def endpoint_of(registry: Registry) -> EventEndpoint | None:
 def missed_message(count: int) -> str:
     things = "difference" if count == 1 else "differences"
     return (
-        f"This sync found {count:,} {things} that the registry's notifications had not "
+        f"The last sync found {count:,} {things} that the registry's notifications had not "
         "brought in: check the registry's notifications block, and its log."
     )
 

@@ -77,9 +77,10 @@ def notifications(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
     status = event_status(registry=registry)
     may_manage = request.user.has_perm("registry.change_registry")
-    block = ""
+    # Not `block`: that name is taken in templates ({{ block.super }}).
+    config_text = ""
     if may_manage and status.endpoint is not None:
-        block = config_block(
+        config_text = config_block(
             registry=registry,
             secret=status.endpoint.secret,
             base_url=request.build_absolute_uri("/"),
@@ -87,7 +88,7 @@ def notifications(request: HtmxHttpRequest, name: str) -> HttpResponse:
     context = {
         "registry": registry,
         "status": status,
-        "block": block,
+        "config_text": config_text,
         "may_manage": may_manage,
         "now": timezone.now(),
     }
