@@ -1,7 +1,7 @@
 """Applying received events to the cache, oldest first, a chunk at a time.
 
 - A push of a tag reads the tag from the registry (`sync.reading.read_tag`) and
-  writes what the registry says now (`sync.writing.write_tag`): the event says
+  writes what the registry says now (`sync.writing.write_tags`): the event says
   *that* the tag changed, the registry says *what* it is.
 - A delete of a tag removes it; a delete of a manifest removes the tags on it.
 - A pull records `last_pulled` on the manifest, and on the tag it names.
@@ -30,7 +30,7 @@ from registry.connect import client_for
 from registry.models import Manifest, Registry, RegistryEvent, Repository, Tag
 from registry.staleness import refresh_staleness
 from registry.sync.reading import RepositoryState, read_tag
-from registry.sync.writing import count_tags_per_manifest, remove_orphan_manifests, write_tag
+from registry.sync.writing import count_tags_per_manifest, remove_orphan_manifests, write_tags
 from registry.user_patterns import PatternTooSlow
 
 logger = logging.getLogger(__name__)
@@ -168,21 +168,26 @@ def _apply_chunk(
     outcome = Applied(postponed=len(postponed))
     now = timezone.now()
     with transaction.atomic():
+        pushes = [e for e in to_apply if e.action == RegistryEvent.Action.PUSH]
+        for event in pushes:
+            read = reads.get(event.pk)
+            if isinstance(read, RegistryError):
+                decisions.mark(event, RegistryEvent.State.FAILED, failed_note(read))
+            elif event.pk not in postponed:
+                decisions.mark(event, RegistryEvent.State.APPLIED, "" if read else NOTE_GONE)
+        applied = [
+            e for e in pushes if e.pk in reads and not isinstance(reads[e.pk], RegistryError)
+        ]
+        # Pushes first, all of a repository at once: what they read is the registry's
+        # state after every event of the chunk, so the deletes and pulls go after them.
+        _apply_pushes(registry, applied, reads, repositories, now, outcome)
         for event in to_apply:
-            if event.pk in postponed:
-                continue
-            if event.pk in reads and isinstance(reads[event.pk], RegistryError):
-                decisions.mark(event, RegistryEvent.State.FAILED, failed_note(reads[event.pk]))
-                continue
-            repo = repositories.get(event.repository)
             if event.action == RegistryEvent.Action.PUSH:
-                repo = repo or _new_repository(registry, event.repository, repositories)
-                note = _apply_push(repo, event, reads.get(event.pk), now, outcome)
-            elif event.action == RegistryEvent.Action.DELETE:
-                assert repo is not None
+                continue
+            repo = repositories[event.repository]
+            if event.action == RegistryEvent.Action.DELETE:
                 note = _apply_delete(repo, event, outcome)
             else:
-                assert repo is not None
                 note = _apply_pull(repo, event, outcome)
             decisions.mark(event, RegistryEvent.State.APPLIED, note)
         for repo_id in outcome.changed_repository_ids:
@@ -297,35 +302,54 @@ def _new_repository(
 # -- applying one event ------------------------------------------------------------
 
 
-def _apply_push(
-    repo: Repository,
-    event: RegistryEvent,
-    state: TagRead,
+def _apply_pushes(
+    registry: Registry,
+    pushes: list[RegistryEvent],
+    reads: dict[int, TagRead],
+    repositories: dict[str, Repository],
     now: datetime,
     outcome: Applied,
-) -> str:
-    if state is None:  # the registry no longer has it (deleted or moved since)
-        deleted, _ = Tag.objects.filter(repository=repo, name=event.tag).delete()
-        if deleted:
+) -> None:
+    """Write what the pushed tags read: per repository, the tags the registry still has,
+    and away with those it no longer has (deleted or moved since)."""
+    states: dict[str, RepositoryState] = {}
+    gone: dict[str, set[str]] = defaultdict(set)
+    for event in pushes:
+        read = reads[event.pk]
+        if read is None:
+            gone[event.repository].add(event.tag)
+            continue
+        assert isinstance(read, RepositoryState)
+        state = states.setdefault(event.repository, RepositoryState())
+        state.tag_digests.update(read.tag_digests)
+        state.fetched.update(read.fetched)
+    for name, tags in gone.items():
+        repo = repositories.get(name)
+        if repo is not None and Tag.objects.filter(repository=repo, name__in=tags).delete()[0]:
             outcome.changed_repository_ids.add(repo.pk)
-        return NOTE_GONE
-    assert isinstance(state, RepositoryState)
-    if write_tag(repo=repo, tag=event.tag, state=state, now=now):
-        outcome.changed_repository_ids.add(repo.pk)
-    _count_earlier_pulls(repo, state.tag_digests[event.tag])
-    return ""
+    for name, state in states.items():
+        repo = repositories.get(name) or _new_repository(registry, name, repositories)
+        if write_tags(repo=repo, state=state, now=now):
+            outcome.changed_repository_ids.add(repo.pk)
+        _count_earlier_pulls(repo, set(state.tag_digests.values()))
 
 
-def _count_earlier_pulls(repo: Repository, digest: str) -> None:
-    """Pulls of the image that came before its push was applied (events are unordered)."""
-    newest = RegistryEvent.objects.filter(
-        registry_id=repo.registry_id,
-        repository=repo.name,
-        digest=digest,
-        action=RegistryEvent.Action.PULL,
-    ).aggregate(newest=Max("timestamp"))["newest"]
-    if newest is not None:
-        _move_last_pulled(Manifest.objects.filter(repository=repo, digest=digest), newest)
+def _count_earlier_pulls(repo: Repository, digests: set[str]) -> None:
+    """Pulls of the images that came before their push was applied (events are unordered)."""
+    rows = (
+        RegistryEvent.objects.filter(
+            registry_id=repo.registry_id,
+            repository=repo.name,
+            digest__in=digests,
+            action=RegistryEvent.Action.PULL,
+        )
+        .values("digest")
+        .annotate(newest=Max("timestamp"))
+    )
+    for row in rows:
+        _move_last_pulled(
+            Manifest.objects.filter(repository=repo, digest=row["digest"]), row["newest"]
+        )
 
 
 def _apply_delete(repo: Repository, event: RegistryEvent, outcome: Applied) -> str:

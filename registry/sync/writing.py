@@ -65,31 +65,35 @@ def write_repository(*, registry: Registry, read: RepositoryRead, counts: SyncCo
     return created
 
 
-def write_tag(*, repo: Repository, tag: str, state: RepositoryState, now: datetime) -> bool:
-    """One tag read outside a sync (`reading.read_tag`, for registry.events): store its
-    new manifests, then create or move the tag. True if the tag changed.
+def write_tags(*, repo: Repository, state: RepositoryState, now: datetime) -> int:
+    """Tags read outside a sync (`reading.read_tag`, for registry.events): store their new
+    manifests, then create or move the tags; other tags stay as they are. Returns how
+    many changed.
 
     The caller then removes orphans and recounts tags (`remove_orphan_manifests`,
     `count_tags_per_manifest`), once for many tags.
     """
-    digest = state.tag_digests[tag]
-    wanted = {digest} | {c.digest for f in state.fetched.values() for c in f.document.children}
-    rows = Manifest.objects.filter(repository=repo, digest__in=wanted)
-    cached = {
-        row_digest: CachedManifest(pk, size, created, platforms)
-        for pk, row_digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS)
-    }
-    manifest_id = _insert_manifests(repo=repo, state=state, cached=cached)[digest]
-    existing = Tag.objects.filter(repository=repo, name=tag).first()
-    if existing is None:
-        Tag.objects.create(
-            repository=repo, name=tag, manifest_id=manifest_id, first_seen=now, last_changed=now
-        )
-        return True
-    if existing.manifest_id == manifest_id:
-        return False
-    Tag.objects.filter(pk=existing.pk).update(manifest_id=manifest_id, last_changed=now)
-    return True
+    wanted = set(state.tag_digests.values())
+    wanted |= {c.digest for f in state.fetched.values() for c in f.document.children}
+    cached: dict[str, CachedManifest] = {}
+    for chunk in chunks(sorted(wanted)):
+        rows = Manifest.objects.filter(repository=repo, digest__in=chunk)
+        for pk, digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS):
+            cached[digest] = CachedManifest(pk, size, created, platforms)
+    manifest_ids = _insert_manifests(repo=repo, state=state, cached=cached)
+    existing: dict[str, CachedTag] = {}
+    for chunk in chunks(sorted(state.tag_digests)):
+        rows = Tag.objects.filter(repository=repo, name__in=chunk)
+        for pk, name, digest in rows.values_list("pk", "name", "manifest__digest"):
+            existing[name] = CachedTag(pk, digest)
+    return _apply_tag_changes(
+        repo=repo,
+        state=state,
+        existing=existing,
+        manifest_ids=manifest_ids,
+        now=now,
+        counts=SyncCounts(),
+    )
 
 
 def _insert_manifests(
