@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -72,6 +73,7 @@ def receive_events(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_GET
+@never_cache  # it may carry the secret
 def notifications(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """What the registry's notifications delivered; for Registry admins, the block."""
     registry = get_registry_for_viewer(request, name)
