@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from django.conf import settings
 
@@ -120,12 +121,14 @@ class DemoStack:
 
     # -- starting -----------------------------------------------------------------------
 
-    def start_registry(self) -> LocalRegistry:
+    def start_registry(self, *, notifications: list[dict[str, Any]] | None = None) -> LocalRegistry:
+        """`notifications`: where the registry sends its events (the demo's web server)."""
         try:
             self.registry = start_local_registry(
                 root_dir=self.workdir / "registry",
                 port=self.ports.registry,
                 own_session=True,
+                notifications=notifications,
             )
         except RuntimeError as exc:
             raise DemoError(f"The demo's registry did not start: {exc}") from exc

@@ -121,6 +121,7 @@ def start_local_registry(
     readonly: bool = False,
     log_path: Path | None = None,
     own_session: bool = False,
+    notifications: list[dict[str, Any]] | None = None,
 ) -> LocalRegistry:
     """Write a config in `root_dir`, start the registry and wait until `/v2/` answers.
 
@@ -128,6 +129,9 @@ def start_local_registry(
     `root_dir` finds the images of the first. Raises RuntimeError with the end of the
     registry's log if it exits or does not answer within STARTUP_TIMEOUT seconds.
     `own_session`: see devtools.processes (the demo stops its children itself).
+    `notifications`: endpoints the registry sends its events to, each as
+    `registry.events.endpoint.endpoint_config` gives it (distribution's
+    `notifications.endpoints` entries).
     """
     if htpasswd_path is not None and token_auth is not None:
         raise ValueError("Choose htpasswd_path or token_auth, not both.")
@@ -147,6 +151,7 @@ def start_local_registry(
             token_auth=token_auth,
             delete_enabled=delete_enabled,
             readonly=readonly,
+            notifications=notifications,
         )
         config_path = root_dir / "config.yml"
         # JSON is YAML, and this way the app needs no YAML library.
@@ -174,6 +179,7 @@ def registry_config(
     token_auth: TokenAuthSettings | None = None,
     delete_enabled: bool = True,
     readonly: bool = False,
+    notifications: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     storage: dict[str, Any] = {
         "filesystem": {"rootdirectory": str(root_dir / "data")},
@@ -191,6 +197,8 @@ def registry_config(
     if instance:
         # Header values are lists in distribution's config.
         config["http"]["headers"] = {INSTANCE_HEADER: [instance]}
+    if notifications:
+        config["notifications"] = {"endpoints": notifications}
     if htpasswd_path is not None:
         config["auth"] = {
             "htpasswd": {"realm": "registry-janitor", "path": str(Path(htpasswd_path).resolve())}

@@ -325,6 +325,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.requeue_stuck_batches",
         "schedule": 60.0,
     },
+    # Registry events no worker applies (their task was lost); old events forgotten.
+    "apply-stalled-events": {
+        "task": "registry.tasks.apply_stalled_events",
+        "schedule": 60.0,
+    },
 }
 
 # --- Registry client --------------------------------------------------------
@@ -344,6 +349,14 @@ SYNC_TIME_LIMIT_SECONDS = env_int("SYNC_TIME_LIMIT_SECONDS", default=4 * 3600, m
 # A deletion batch's worker renews its lease after every few items; a lease older than
 # this belongs to a dead worker, and a redelivered task takes the batch over.
 DELETION_LEASE_SECONDS = env_int("DELETION_LEASE_SECONDS", default=120, minimum=1)
+
+# --- Registry notifications (registry.events) ----------------------------------
+# A delivery larger than this is refused with 413 (distribution sends a few KB).
+EVENTS_MAX_BODY_KB = env_int("EVENTS_MAX_BODY_KB", default=1024, minimum=1)
+# Handled events are kept this long, so that a redelivered event id changes nothing.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", default=7, minimum=1)
+# A registry whose last event came within this many minutes shows as "live".
+EVENTS_LIVE_MINUTES = env_int("EVENTS_LIVE_MINUTES", default=60, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -46,6 +46,7 @@ from .charts import (
     horizontal_bars,
     split_bar,
 )
+from .events.freshness import Freshness, endpoint_of, freshness_of, missed_message
 from .models import Manifest, Registry, Repository, SyncRun, Tag
 from .models.cache import without_userinfo
 from .sync_requests import SyncState, sync_state_of
@@ -86,6 +87,13 @@ class RegistryCard:
     sizes: HorizontalBarChart  # the biggest repositories, stale part highlighted
     ages: Histogram
     stale_split: SplitBar
+    # "live (last event 4 s ago)" or "synced 12 min ago" (registry.events.freshness).
+    freshness: Freshness | None = None
+    differences_missed: int | None = None  # by the last sync, where notifications are live
+
+    @property
+    def missed_message(self) -> str:
+        return missed_message(self.differences_missed) if self.differences_missed else ""
 
     @property
     def kept_size(self) -> int:
@@ -146,6 +154,8 @@ def registry_cards(*, now: datetime, registry: Registry | None = None) -> list[R
                 request=None,
                 now=now,
             ),
+            last_finished=runs.get(r.latest_finished_run_id),  # type: ignore[attr-defined]
+            now=now,
         )
         for r in registries
     ]
@@ -158,6 +168,8 @@ def _card(
     figures: Counter[str],
     sizes: list[BarValue],
     sync: SyncState,
+    last_finished: SyncRun | None = None,
+    now: datetime | None = None,
 ) -> RegistryCard:
     biggest = sorted(sizes, key=lambda bar: (-bar.value, bar.label))[:TOP_REPOSITORIES]
     total_size = figures["total_size"]
@@ -176,6 +188,10 @@ def _card(
             [("Kept", total_size - stale_size, "kept"), ("Stale", stale_size, "stale")],
             format_value=human_size,
         ),
+        freshness=freshness_of(endpoint=endpoint_of(registry), last_sync=last_finished, now=now)
+        if now is not None
+        else None,
+        differences_missed=last_finished.differences_missed if last_finished else None,
     )
 
 
@@ -192,11 +208,16 @@ def age_histogram(figures: Counter[str]) -> list[tuple[str, int]]:
 
 def _registries_with_runs(registry: Registry | None) -> list[Registry]:
     runs = SyncRun.objects.filter(registry=OuterRef("pk")).order_by("-started_at", "-pk")
-    registries: QuerySet[Registry] = Registry.objects.order_by("name").annotate(
-        latest_run_id=Subquery(runs.values("pk")[:1]),
-        latest_finished_run_id=Subquery(
-            runs.exclude(status=SyncRun.Status.RUNNING).values("pk")[:1]
-        ),
+    # With its notification endpoint (registry.events), for the card's freshness.
+    registries: QuerySet[Registry] = (
+        Registry.objects.order_by("name")
+        .select_related("event_endpoint")
+        .annotate(
+            latest_run_id=Subquery(runs.values("pk")[:1]),
+            latest_finished_run_id=Subquery(
+                runs.exclude(status=SyncRun.Status.RUNNING).values("pk")[:1]
+            ),
+        )
     )
     if registry is not None:
         registries = registries.filter(pk=registry.pk)

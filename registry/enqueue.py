@@ -12,6 +12,7 @@ stays queued until a worker takes it (see `registry.tasks.requeue_stuck_batches`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -23,7 +24,7 @@ from kombu.exceptions import OperationalError
 
 from .deletion.lease import note_handed_over
 from .models import DeletionBatch, Registry
-from .tasks import execute_deletion_batch_task, sync_registry_task
+from .tasks import apply_events_task, execute_deletion_batch_task, sync_registry_task
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ BATCH_NOT_SENT_MESSAGE = (
 )
 
 
+EVENTS_NOT_SENT_MESSAGE = "The task queue (Redis) could not be reached to apply registry events."
+
+
 class QueueUnavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -57,6 +61,16 @@ def start_batch(*, batch: DeletionBatch) -> None:
     """Ask a worker to run (or resume) a confirmed deletion batch. Raises QueueUnavailable."""
     sent = partial(note_handed_over, batch_id=batch.pk, now=timezone.now())
     _send(execute_deletion_batch_task, batch.pk, failure=BATCH_NOT_SENT_MESSAGE, then=sent)
+
+
+def start_applying_events(*, registry_id: int) -> None:
+    """Ask a worker to apply the registry's received events (registry.events.apply).
+
+    Never raises: the events are stored, and the periodic sweep
+    (`tasks.apply_stalled_events`) hands them to a worker once the queue is back.
+    """
+    with contextlib.suppress(QueueUnavailable):  # logged by _publish
+        _send(apply_events_task, registry_id, failure=EVENTS_NOT_SENT_MESSAGE)
 
 
 def _send(task: Task, *args: object, failure: str, then: Callable[[], None] | None = None) -> None:

@@ -45,12 +45,14 @@ class StalenessRulesForm(forms.ModelForm):
             "branch_pattern",
             "keep_newest",
             "age_basis",
+            "unpulled_days",
         ]
         labels = {
             "max_age_days": "Stale after (days)",
             "branch_pattern": "Branch tag pattern",
             "keep_newest": "Keep the newest",
             "age_basis": "Age counts from",
+            "unpulled_days": "Not pulled for (days)",
         }
         widgets = {
             "branch_pattern": forms.TextInput(attrs={"spellcheck": "false", "class": "mono"}),

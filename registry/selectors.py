@@ -83,10 +83,20 @@ def tag_listing(
         "manifest__created",
         "manifest__platforms",
         "first_seen",
+        "manifest__last_pulled",
     )
-    for reg, repo, tag, digest, media_type, size, created, platforms, first_seen in rows.iterator(
-        chunk_size=2000
-    ):
+    for (
+        reg,
+        repo,
+        tag,
+        digest,
+        media_type,
+        size,
+        created,
+        platforms,
+        first_seen,
+        last_pulled,
+    ) in rows.iterator(chunk_size=2000):
         yield {
             "registry": reg,
             "repository": repo,
@@ -97,6 +107,8 @@ def tag_listing(
             "created": iso_utc(created),
             "platforms": platforms,
             "first_seen": iso_utc(first_seen),
+            # The image's newest pull that notifications told of (registry.events).
+            "last_pulled": iso_utc(last_pulled),
         }
 
 

@@ -16,11 +16,15 @@ The first rule that applies gives the tag its verdict and its reason:
    digest would delete the protected tag too;
 4. a branch pattern is set and the name does not match it: not stale;
 5. it is younger than `max_age_days`: not stale;
-6. it is among the newest `keep_newest` candidates (tags that reach rule 3 or
+6. when `unpulled_days` is set: its image was pulled within that many days, or
+   pull tracking has not begun (no notification has come from the registry yet):
+   not stale. An image nobody pulled since tracking began counts from then, or
+   from when the tag was first seen if that is later;
+7. it is among the newest `keep_newest` candidates (tags that reach rule 3 or
    later, i.e. not protected, not referrers, matching the branch pattern) of its
    repository, or of its branch when the branch pattern names a `branch` group:
    not stale;
-7. otherwise: stale.
+8. otherwise: stale.
 
 Age and "newest" both count from the image's created date, or from when the
 dashboard first saw the tag (`age_basis`); an image whose created date is
@@ -33,7 +37,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -44,6 +48,7 @@ from django.utils import timezone
 
 from .chunking import chunks
 from .models import Registry, StalenessRules, Tag
+from .pull_tracking import pulled_reason, pulls_tracked_since, unpulled_for
 from .user_patterns import RULES_BUDGET_SECONDS, Budget, UserPattern
 
 READ_CHUNK = 2000  # rows fetched at a time while streaming the tags
@@ -66,6 +71,8 @@ class TagFacts:
     digest: str
     created: datetime | None  # the image's; None when unknown
     first_seen: datetime
+    # The image's newest pull (registry.events), any name or digest; None: none recorded.
+    last_pulled: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,9 @@ class _Rules:
     max_age_days: int
     keep_newest: int
     by_first_seen: bool
+    unpulled_days: int | None
+    # When pull tracking began (the registry's first notification); None: not yet.
+    pulls_tracked_since: datetime | None
 
     @classmethod
     def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> _Rules:
@@ -98,6 +108,8 @@ class _Rules:
             max_age_days=rules.max_age_days,
             keep_newest=rules.keep_newest,
             by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
+            unpulled_days=rules.unpulled_days,
+            pulls_tracked_since=None,
         )
 
     @property
@@ -115,13 +127,19 @@ def rules_for(*, registry: Registry) -> StalenessRules:
 
 
 def evaluate_tags(
-    *, rules: StalenessRules, tags: list[TagFacts], now: datetime, budget: Budget | None = None
+    *,
+    rules: StalenessRules,
+    tags: list[TagFacts],
+    now: datetime,
+    budget: Budget | None = None,
+    pulls_tracked_since: datetime | None = None,
 ) -> dict[int, Verdict]:
     """The verdict on every tag of ONE repository, by tag id.
 
+    `pulls_tracked_since`: when the registry's notifications began (rule 6).
     Raises PatternTooSlow when the rules' patterns use up `budget` (see user_patterns).
     """
-    compiled = _Rules.of(rules, budget=budget)
+    compiled = replace(_Rules.of(rules, budget=budget), pulls_tracked_since=pulls_tracked_since)
     verdicts: dict[int, Verdict] = {}
     protected_names: dict[str, list[str]] = {}  # digest -> protected tags pointing at it
     for tag in tags:
@@ -210,6 +228,18 @@ def _candidate_verdict(
         reason = _shares_digest_reason(protected_names)
     elif age <= timedelta(days=rules.max_age_days):
         reason = _young_reason(tag, rules)
+    elif rules.unpulled_days is not None and not unpulled_for(
+        days=rules.unpulled_days,
+        last_pulled=tag.last_pulled,
+        first_seen=tag.first_seen,
+        tracked_since=rules.pulls_tracked_since,
+        now=now,
+    ):
+        reason = pulled_reason(
+            days=_days(rules.unpulled_days),
+            last_pulled=tag.last_pulled,
+            tracked_since=rules.pulls_tracked_since,
+        )
     elif is_newest:
         reason = _newest_reason(rules, branch)
     else:
@@ -260,9 +290,12 @@ def _stale_reason(tag: TagFacts, rules: _Rules) -> str:
     """The rule the tag broke, not its age: the age is on the page already, and a reason
     that changed every day would rewrite every stale tag's verdict every day."""
     limit = _days(rules.max_age_days)
+    unpulled = (
+        f", not pulled for {_days(rules.unpulled_days)}" if rules.unpulled_days is not None else ""
+    )
     if _counts_from_first_seen(tag, rules):
-        return f"stale: first seen more than {limit} ago{_unknown_created(tag, rules)}"
-    return f"stale: older than {limit}"
+        return f"stale: first seen more than {limit} ago{_unknown_created(tag, rules)}{unpulled}"
+    return f"stale: older than {limit}{unpulled}"
 
 
 def _newest_reason(rules: _Rules, branch: str | None) -> str:
@@ -302,9 +335,12 @@ def refresh_staleness(
     rules = rules_for(registry=registry)
     now = now or timezone.now()
     budget = budget or Budget(RULES_BUDGET_SECONDS)
+    tracked_since = _tracked_since(registry=registry, rules=rules)
     changed: dict[StoredVerdict, list[int]] = {}
     for facts, stored in _tags_by_repository(registry=registry, repository_ids=repository_ids):
-        verdicts = evaluate_tags(rules=rules, tags=facts, now=now, budget=budget)
+        verdicts = evaluate_tags(
+            rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
+        )
         for pk, verdict in verdicts.items():
             values = _stored(verdict)
             if values != stored[pk]:
@@ -316,6 +352,11 @@ def refresh_staleness(
 
 
 StoredVerdict = tuple[bool, bool, str, str]  # the STORED_FIELDS, in order
+
+
+def _tracked_since(*, registry: Registry, rules: StalenessRules) -> datetime | None:
+    """Asked only when the rules count pulls: one query less for everyone else."""
+    return pulls_tracked_since(registry=registry) if rules.unpulled_days is not None else None
 
 
 def _stored(verdict: Verdict) -> StoredVerdict:
@@ -347,6 +388,7 @@ def _tags_by_repository(
             "manifest__digest",
             "manifest__created",
             "first_seen",
+            "manifest__last_pulled",
             *stored_fields,
         )
         .iterator(chunk_size=READ_CHUNK)
@@ -354,8 +396,8 @@ def _tags_by_repository(
     for _, group in itertools.groupby(values, key=itemgetter(0)):
         facts: list[TagFacts] = []
         stored: dict[int, tuple[Any, ...]] = {}
-        for _, pk, name, digest, created, first_seen, *values_stored in group:
-            facts.append(TagFacts(pk, name, digest, created, first_seen))
+        for _, pk, name, digest, created, first_seen, last_pulled, *values_stored in group:
+            facts.append(TagFacts(pk, name, digest, created, first_seen, last_pulled))
             stored[pk] = tuple(values_stored)
         yield facts, stored
 
@@ -405,9 +447,13 @@ def preview_staleness(
     PatternTooSlow when the rules' patterns use up `budget`.
     """
     budget = budget or Budget(RULES_BUDGET_SECONDS)
+    tracked_since = _tracked_since(registry=registry, rules=rules)
     total = stale = becoming = leaving = 0
     for facts, stored in _tags_by_repository(registry=registry, stored_fields=["is_stale"]):
-        for pk, verdict in evaluate_tags(rules=rules, tags=facts, now=now, budget=budget).items():
+        verdicts = evaluate_tags(
+            rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
+        )
+        for pk, verdict in verdicts.items():
             (was_stale,) = stored[pk]
             total += 1
             stale += verdict.stale

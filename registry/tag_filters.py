@@ -51,6 +51,7 @@ TAG_SORTS: dict[str, str] = {
     "size": "manifest__size",
     "created": "manifest__created",
     "first_seen": "first_seen",
+    "last_pulled": "manifest__last_pulled",
     "digest": "manifest__digest",
     "media_type": "manifest__media_type",
 }

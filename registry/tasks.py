@@ -14,14 +14,25 @@ from django.utils import timezone
 
 from .deletion.lease import BatchHeld, RepositoriesBusy, note_handed_over, stuck_batches
 from .deletion.run import execute_batch
+from .events.apply import apply_pending_events
+from .events.housekeeping import (
+    forget_old_events,
+    has_pending_events,
+    registries_with_stalled_events,
+)
+from .events.locks import ApplierBusy, SyncRunning, applier_turn
 from .locks import SyncAlreadyRunning
-from .models import DeletionBatch, Registry
+from .models import DeletionBatch, EventEndpoint, Registry
 from .sync import sync_registry
 
 logger = logging.getLogger(__name__)
 
 # A batch waiting for another on the same repository, or for a dead worker's lease.
 BUSY_RETRY_SECONDS = 10
+# Events wait while a sync holds their registry (it applies what is pending as it starts),
+# or while the registry cannot be read.
+EVENTS_RETRY_SECONDS = 5
+EVENTS_TURNS = 10
 
 
 # A sync past its soft limit stops and says so (registry.sync.run); the hard limit, a
@@ -99,3 +110,45 @@ def requeue_stuck_batches() -> int:
         note_handed_over(batch_id=batch_id, now=now)
         execute_deletion_batch_task.delay(batch_id)
     return len(batches)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def apply_events_task(self: Task, registry_id: int) -> None:
+    """Apply a registry's received events (see registry.events.apply)."""
+    registry = Registry.objects.filter(pk=registry_id).first()
+    if registry is None:
+        return
+    endpoint = EventEndpoint.objects.filter(registry=registry)
+    for _ in range(EVENTS_TURNS):
+        try:
+            with applier_turn(registry):
+                # From here on a new delivery queues another task: nothing waits unseen.
+                endpoint.update(apply_queued=False)
+                outcome = apply_pending_events(registry=registry)
+        except ApplierBusy:
+            # Whoever holds the registry looks for new events once more after letting go.
+            endpoint.update(apply_queued=False)
+            return
+        except SyncRunning:
+            break  # the sync applies what is pending as it starts; the rest waits for it
+        if outcome.postponed:
+            break
+        if not has_pending_events(registry=registry):
+            return  # looked at after letting go: an event stored meanwhile is not left behind
+    if self.request.is_eager:  # run in-process (tests): the periodic sweep takes them later
+        endpoint.update(apply_queued=False)
+        return
+    endpoint.update(apply_queued=True)
+    raise self.retry(countdown=EVENTS_RETRY_SECONDS)
+
+
+@shared_task(ignore_result=True)
+def apply_stalled_events() -> int:
+    """Beat's periodic job: hand events no worker applies to a worker again (their task
+    was lost, or the queue was down when they came), and forget old applied events."""
+    registry_ids = registries_with_stalled_events(now=timezone.now())
+    for registry_id in registry_ids:
+        logger.warning("Handing the events of registry %s to a worker again", registry_id)
+        apply_events_task.delay(registry_id)
+    forget_old_events(now=timezone.now())
+    return len(registry_ids)

@@ -6,6 +6,7 @@ from .views import (
     audit,
     dashboard,
     deletions,
+    events,
     registries,
     repositories,
     rules,
@@ -53,6 +54,14 @@ urlpatterns = [
     path("deletions/<int:pk>/confirm/", deletions.batch_confirm, name="batch_confirm"),
     path("deletions/<int:pk>/cancel/", deletions.batch_cancel, name="batch_cancel"),
     path("deletions/<int:pk>/progress/", deletions.batch_progress_view, name="batch_progress"),
+    # Registry notifications: the registry POSTs here with its secret (no login).
+    path("registries/<slug:name>/events/", events.receive_events, name="receive_events"),
+    path("registries/<slug:name>/notifications/", events.notifications, name="notifications"),
+    path(
+        "registries/<slug:name>/notifications/secret/",
+        events.notification_secret,
+        name="notification_secret",
+    ),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/batches/", audit.audit_batches, name="audit_batches"),
     path("audit/registries/", audit.audit_registry_changes, name="audit_registry_changes"),

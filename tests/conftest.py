@@ -9,7 +9,12 @@ from registry.models import Registry, Repository
 from registry.registries import save_registry
 from tests.factories import RegistryFactory, RepositoryFactory
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.audit_log", "tests.support.deletion"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.audit_log",
+    "tests.support.deletion",
+    "tests.support.events",
+]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import importlib.metadata
 import logging
 import os
 import random
@@ -38,6 +39,19 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 BODY_CHUNK = 64 * 1024
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After fails the request instead of stalling
 BACKOFF_BASE = 0.25
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("registry-janitor")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout not installed
+        return "0"
+
+
+# Sent on every request: registry notifications report the janitor's own HEADs and GETs
+# as pulls, and registry.events recognises them by this prefix.
+JANITOR_USER_AGENT_PREFIX = "registry-janitor/"
+JANITOR_USER_AGENT = f"{JANITOR_USER_AGENT_PREFIX}{_version()}"
 
 
 class Transport:
@@ -78,7 +92,7 @@ class Transport:
             # warning on every request would only bury the logs.
             logger.info("TLS certificates of %s are not checked", _host(base_url))
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        self.session.headers["User-Agent"] = "registry-janitor/0.1"
+        self.session.headers["User-Agent"] = JANITOR_USER_AGENT
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -12,6 +12,7 @@ from .audit import (
     RegistryChange,
 )
 from .cache import Layer, Manifest, Registry, Repository, SyncRun, Tag, digest_validator
+from .events import EventEndpoint, RegistryEvent
 from .rules import (
     EMPTY_PATTERN_MESSAGE,
     PATTERNS_NOT_A_LIST_MESSAGE,
@@ -32,10 +33,12 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "DeletionBatch",
     "DeletionItem",
+    "EventEndpoint",
     "Layer",
     "Manifest",
     "Registry",
     "RegistryChange",
+    "RegistryEvent",
     "Repository",
     "SelectedTag",
     "StalenessRules",

@@ -147,6 +147,9 @@ class Manifest(models.Model):
     platforms = models.JSONField(default=list, blank=True)  # ["linux/amd64", "linux/arm64/v8"]
     # How many tags point here: deleting the digest deletes all of them. Kept by the sync.
     tag_count = models.PositiveIntegerField(default=0)
+    # The newest pull a registry notification told of, anyone's but the janitor's own
+    # (registry.events); None: none since pull tracking began, or no tracking.
+    last_pulled = models.DateTimeField(null=True, blank=True)
     children = models.ManyToManyField("self", symmetrical=False, related_name="parents", blank=True)
 
     class Meta:
@@ -200,6 +203,9 @@ class Tag(models.Model):
     stale_reason = models.CharField(max_length=200, blank=True)
     # For signature/attestation/SBOM tags (sha256-<hex>.sig …): the image they belong to.
     subject_digest = models.CharField(max_length=135, blank=True)
+    # The newest pull through this tag's name (the image's own, by any name or digest,
+    # is Manifest.last_pulled).
+    last_pulled = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["repository", "name"]
@@ -241,6 +247,9 @@ class SyncRun(models.Model):
     tags_removed = models.PositiveIntegerField(default=0)
     manifests_fetched = models.PositiveIntegerField(default=0)
     requests_made = models.PositiveIntegerField(default=0)
+    # Tags added, moved or removed that the registry's notifications had not brought in:
+    # set only where notifications are live, so that zero means they are working.
+    differences_missed = models.PositiveIntegerField(null=True, blank=True)
     # What stopped the whole run, in plain words.
     error = models.TextField(blank=True)
     # [{"repository": name, "error": plain words}] for repositories that failed.

@@ -67,6 +67,13 @@ class StalenessRules(models.Model):
         "(of each branch, when the branch pattern names a group).",
     )
     age_basis = models.CharField(max_length=16, choices=AgeBasis.choices, default=AgeBasis.CREATED)
+    unpulled_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="When set, a tag is stale only when nobody pulled its image for this many "
+        "days (counted from when pull tracking began, for an image nobody pulled since). "
+        "Needs the registry's notifications; empty: pulls do not count.",
+    )
 
     class Meta:
         verbose_name_plural = "staleness rules"

@@ -141,18 +141,7 @@ def read_repository_state(
         return state  # every tag is gone: its cache goes too
     tags = [tag for tag in listed if TAG_NAME.fullmatch(tag)]
     state.invalid_tags = sorted(set(listed) - set(tags))
-
-    configs: dict[str, ImageConfig] = {}
-
-    def complete(document: ManifestDocument) -> FetchedManifest:
-        """The manifest with its image config, fetched in the same worker: no second pass."""
-        fetched = FetchedManifest(document)
-        if document.config is not None:
-            digest = document.config.digest
-            if digest not in configs:
-                configs[digest] = client.get_image_config(name, digest)
-            fetched.config = configs[digest]
-        return fetched
+    complete = _completer(client=client, name=name)
 
     def look_up(tag: str) -> tuple[str, FetchedManifest | None] | None:
         try:
@@ -184,6 +173,50 @@ def read_repository_state(
     children -= known_digests | set(state.fetched)
     _fetch_all(client=client, fetch=fetch, digests=children, into=state.fetched)
     return state
+
+
+def read_tag(
+    *, client: RegistryClient, name: str, tag: str, known_digests: set[str]
+) -> RepositoryState | None:
+    """One tag as the registry holds it now, with the bodies new to the cache (an index's
+    children too); None when the registry no longer has it. Registry notifications
+    (registry.events) apply a push this way: the registry's answer, not the event's."""
+    try:
+        document = client.get_manifest(name, tag)
+    except NotFound:
+        return None
+    state = RepositoryState(tag_digests={tag: document.digest})
+    if document.digest in known_digests:
+        return state
+    complete = _completer(client=client, name=name)
+    state.fetched[document.digest] = complete(document)
+    children = {child.digest for child in document.children} - known_digests
+    _fetch_all(
+        client=client,
+        fetch=lambda digest: complete(client.get_manifest(name, digest)),
+        digests=children,
+        into=state.fetched,
+    )
+    return state
+
+
+def _completer(
+    *, client: RegistryClient, name: str
+) -> Callable[[ManifestDocument], FetchedManifest]:
+    """`complete(document)`: the manifest with its image config, fetched in the same
+    worker (no second pass); each config once."""
+    configs: dict[str, ImageConfig] = {}
+
+    def complete(document: ManifestDocument) -> FetchedManifest:
+        fetched = FetchedManifest(document)
+        if document.config is not None:
+            digest = document.config.digest
+            if digest not in configs:
+                configs[digest] = client.get_image_config(name, digest)
+            fetched.config = configs[digest]
+        return fetched
+
+    return complete
 
 
 def too_many_tags_message(name: str, count: int) -> str:

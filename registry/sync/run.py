@@ -26,6 +26,8 @@ from registry.client import (
     RegistryUnreachable,
 )
 from registry.connect import client_for
+from registry.events.freshness import differences_counted
+from registry.events.locks import wait_for_applier
 from registry.locks import renew_sync_lock, sync_lock
 from registry.models import Registry, Repository, SyncRun
 from registry.secrets import CredentialsKeyMismatch
@@ -96,6 +98,7 @@ def sync_registry(
     Raises SyncAlreadyRunning when another sync holds the registry's lock.
     """
     with sync_lock(registry) as lock:
+        wait_for_applier(registry)  # registry.events: a chunk of events being applied
         run = SyncRun.objects.create(registry=registry, repository_name=repository or "")
         try:
             client = client or client_for(registry)
@@ -134,6 +137,7 @@ def _run_sync(
 ) -> None:
     registry = run.registry
     client.check()
+    _apply_pending_events(registry=registry, client=client)
     names = _repositories_to_sync(registry=registry, client=client, repository=repository)
     names, failed = _without_invalid_names(names)
     counts = SyncCounts()
@@ -183,7 +187,18 @@ def _run_sync(
     run.tags_removed = counts.tags_removed
     run.manifests_fetched = counts.manifests_fetched
     run.repository_errors = failed
+    if differences_counted(registry=registry, run=run):
+        run.differences_missed = counts.tags_added + counts.tags_changed + counts.tags_removed
     run.status = SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED
+
+
+def _apply_pending_events(*, registry: Registry, client: RegistryClient) -> None:
+    """Registry events received before the sync began go in first: whatever the sync
+    then finds different is what the events missed (SyncRun.differences_missed)."""
+    # Imported here: registry.events.apply reads and writes through this package.
+    from registry.events.apply import apply_pending_events
+
+    apply_pending_events(registry=registry, client=client)
 
 
 def _repositories_to_sync(

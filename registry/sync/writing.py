@@ -65,6 +65,37 @@ def write_repository(*, registry: Registry, read: RepositoryRead, counts: SyncCo
     return created
 
 
+def write_tags(*, repo: Repository, state: RepositoryState, now: datetime) -> int:
+    """Tags read outside a sync (`reading.read_tag`, for registry.events): store their new
+    manifests, then create or move the tags; other tags stay as they are. Returns how
+    many changed.
+
+    The caller then removes orphans and recounts tags (`remove_orphan_manifests`,
+    `count_tags_per_manifest`), once for many tags.
+    """
+    wanted = set(state.tag_digests.values())
+    wanted |= {c.digest for f in state.fetched.values() for c in f.document.children}
+    cached: dict[str, CachedManifest] = {}
+    for chunk in chunks(sorted(wanted)):
+        rows = Manifest.objects.filter(repository=repo, digest__in=chunk)
+        for pk, digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS):
+            cached[digest] = CachedManifest(pk, size, created, platforms)
+    manifest_ids = _insert_manifests(repo=repo, state=state, cached=cached)
+    existing: dict[str, CachedTag] = {}
+    for chunk in chunks(sorted(state.tag_digests)):
+        rows = Tag.objects.filter(repository=repo, name__in=chunk)
+        for pk, name, digest in rows.values_list("pk", "name", "manifest__digest"):
+            existing[name] = CachedTag(pk, digest)
+    return _apply_tag_changes(
+        repo=repo,
+        state=state,
+        existing=existing,
+        manifest_ids=manifest_ids,
+        now=now,
+        counts=SyncCounts(),
+    )
+
+
 def _insert_manifests(
     *, repo: Repository, state: RepositoryState, cached: dict[str, CachedManifest]
 ) -> dict[str, int]:

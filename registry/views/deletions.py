@@ -52,6 +52,7 @@ from registry.deletion.plan import plan_deletion
 from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, Registry
+from registry.pull_tracking import mark_items_last_pulled, pulls_tracked_since
 
 from .access import (
     HtmxHttpRequest,
@@ -280,10 +281,16 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
         Action.REFUSE: batch.refused_planned,
     }
     items_url = url()
+    items_shown = list(page.object_list)
+    mark_items_last_pulled(
+        items_shown,
+        registry=batch.registry,
+        tracked_since=pulls_tracked_since(registry=batch.registry),
+    )
     return {
         "batch": batch,
         "page": page,
-        "items": page.object_list,
+        "items": items_shown,
         "action_filter": action,
         "action_filters": _filter_links("action", ACTION_FILTERS, action_counts, action, url),
         "outcome_filters": _outcome_filters(batch, outcome, url) if show_outcomes else [],

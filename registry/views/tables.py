@@ -9,7 +9,7 @@ from registry.filter_forms import filter_querystring
 
 # Where a column's first click sorts descending (biggest, newest first).
 DESCENDING_FIRST = frozenset(
-    {"size", "created", "first_seen", "tags", "stale_tags", "stale_size", "newest"}
+    {"size", "created", "first_seen", "last_pulled", "tags", "stale_tags", "stale_size", "newest"}
 )
 
 

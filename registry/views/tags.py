@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from registry.filter_forms import filter_querystring
 from registry.models import Registry, Tag
+from registry.pull_tracking import mark_last_pulled, pulls_tracked_since
 from registry.selection import selected_ids_among
 from registry.selectors import image_details, media_type_name
 from registry.tag_filters import PAGE_SIZES, TagFilterForm, tag_page
@@ -27,6 +28,7 @@ TAG_COLUMNS = [
     Column("Size", "size", numeric=True),
     Column("Created", "created"),
     Column("First seen", "first_seen"),
+    Column("Last pulled", "last_pulled"),
     Column("Platforms"),
     Column("Media type", "media_type"),
     Column("Status"),
@@ -63,6 +65,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
         rows = list(page.object_list)
     for tag in rows:
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
+    mark_last_pulled(rows, tracked_since=pulls_tracked_since(registry=registry))
     page_ids = [tag.pk for tag in rows]
     querystring = filter_querystring(filters)
     columns = [c for c in TAG_COLUMNS if not (filters.repository and c.sort == "repository")]

@@ -12,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from devtools.demo import DemoError, DemoPorts, DemoStack, busy_ports, parse_addrport
+from devtools.demo import HOST, DemoError, DemoPorts, DemoStack, busy_ports, parse_addrport
 from devtools.demo_seed import seed_demo_images
 from registry.client import RegistryClient
+from registry.events.endpoint import endpoint_config, ensure_endpoint
 from registry.management.commands.sync_registry import describe_run
 from registry.registries import save_registry
 from registry.sync import sync_registry
@@ -77,7 +78,10 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
 
     def _run(self, stack: DemoStack, options: dict[str, Any], *, serve: bool) -> None:
-        registry = stack.start_registry()
+        # The registry tells the demo's web server of every push, pull and delete, so the
+        # dashboard is live from the first push; its secret is in the dashboard's database.
+        notifications = [self._notifications(stack)] if serve else None
+        registry = stack.start_registry(notifications=notifications)
         self.stdout.write(f"Registry: {registry.url} (data in {stack.workdir / 'registry'})")
         if serve:
             redis = stack.start_redis()
@@ -115,6 +119,14 @@ class Command(BaseCommand):
                 )
         registry, _ = save_registry(name="demo", url=url)
         self.stdout.write(describe_run(sync_registry(registry=registry)))
+
+    def _notifications(self, stack: DemoStack) -> dict[str, Any]:
+        url = f"http://{HOST}:{stack.ports.registry}"
+        registry, _ = save_registry(name="demo", url=url)
+        endpoint, _ = ensure_endpoint(registry=registry)
+        return endpoint_config(
+            registry=registry, secret=endpoint.secret, base_url=stack.ports.web_url
+        )
 
     def _demo_login(self) -> str:
         """A fresh password each run, so a demo left running is not open to a known one."""

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(list(rows), indent=2))
 
     def _csv(self, rows: Any) -> None:
-        writer = csv.DictWriter(self.stdout, fieldnames=[*COLUMNS, "platforms", "first_seen"])
+        writer = csv.DictWriter(
+            self.stdout, fieldnames=[*COLUMNS, "platforms", "first_seen", "last_pulled"]
+        )
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "platforms": " ".join(row["platforms"])})
