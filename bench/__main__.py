@@ -4,6 +4,7 @@ python -m bench sync  [--scale 2x500 --scale 20x500 …]   issue 2: the sync
 python -m bench pages [--tags 100000 --repos 200 …]       issue 3: page server times
 python -m bench delete [--tags 1000 --repos 4 …]          issue 4: bulk delete and preview
 python -m bench events [--pushes 200 --burst 1000 …]      issue 13: registry notifications
+python -m bench gitlab [--projects 20 --branches 50 …]    issue 9: GitLab's context
 python -m bench                                           all of them, default sizes
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import delete, events, pages, request_kinds, sync
+from bench import delete, events, gitlab, pages, request_kinds, sync
 
 COMMANDS = {
     "sync": sync.main,
@@ -19,6 +20,7 @@ COMMANDS = {
     "requests": request_kinds.main,
     "delete": delete.main,
     "events": events.main,
+    "gitlab": gitlab.main,
 }
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 from django.conf import settings
 
+from devtools.demo_gitlab import PREFIX
+from devtools.gitlab_standin import StandInGitLab
 from devtools.local_registry import LocalRegistry, start_local_registry
 from devtools.processes import own_session_dying_with_parent, port_is_free, stop_process
 from devtools.redis_server import RedisServer
@@ -105,6 +107,8 @@ class DemoStack:
     ports: DemoPorts
     registry: LocalRegistry | None = None
     redis: RedisServer | None = None
+    # A thread of the demo's own process, not a child: the stand-in GitLab API.
+    gitlab: StandInGitLab | None = None
     children: list[Child] = field(default_factory=list)
 
     def __enter__(self) -> DemoStack:
@@ -133,6 +137,11 @@ class DemoStack:
         except RuntimeError as exc:
             raise DemoError(f"The demo's registry did not start: {exc}") from exc
         return self.registry
+
+    def start_gitlab(self) -> StandInGitLab:
+        """The stand-in GitLab API (made-up data), on a free port, under /stand-in-gitlab."""
+        self.gitlab = StandInGitLab(prefix=PREFIX).start()
+        return self.gitlab
 
     def start_redis(self) -> RedisServer:
         redis = RedisServer(workdir=self.workdir / "redis", port=self.ports.redis, own_session=True)
@@ -203,6 +212,9 @@ class DemoStack:
             if self.registry is not None:
                 self.registry.stop()
                 self.registry = None
+            if self.gitlab is not None:
+                self.gitlab.stop()
+                self.gitlab = None
 
     def _start_child(self, name: str, args: list[str], *, log_to_terminal: bool = False) -> Child:
         log_path = None if log_to_terminal else self.workdir / f"{name}.log"

@@ -1,7 +1,8 @@
 """Seed a registry with synthetic, CI-like images: what a team's registry looks like.
 
-Per repository: review-branch builds (several pipelines per branch), merge-request
-builds, a `latest`/`master` pair sharing one digest, `main`, semver releases with
+Per repository: review-branch builds (several pipelines per branch, each image labelled
+with the commit it was built from, `org.opencontainers.image.revision`), merge-request
+builds (unlabelled), a `latest`/`master` pair sharing one digest, `main`, semver releases with
 `stable` on the newest, one Docker manifest list and one OCI index (amd64 and
 arm64/v8), OCI image manifests, and a cosign-style signature tag for `latest`.
 The first repository also has a tag at the 128-character limit. Created dates
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,8 @@ BRANCHES = [
     "fix-memory-leak", "feature-notifications", "spike-graphql",
 ]  # fmt: skip
 PROJECTS = ["web", "api", "worker", "tools/ci-runner", "docs", "billing", "auth", "search"]
+REVIEW_TAG = re.compile(r"^review-(?P<branch>.+)-(?P<pipeline>\d+)$")
+REVISION_LABEL = "org.opencontainers.image.revision"
 MAX_TAG = "release-candidate-" + "x" * 110  # 128 characters: the tag grammar's limit
 
 
@@ -33,6 +37,21 @@ class PlannedImage:
     tag: str
     created: datetime
     oci: bool = False
+    revision: str = ""  # the commit it was built from, as its label says
+
+
+def demo_revision(branch: str, pipeline: int) -> str:
+    """The commit a demo image was built from: made up, stable, and the same one the
+    demo's stand-in GitLab names (devtools.demo_gitlab)."""
+    return hashlib.sha1(f"{branch}:{pipeline}".encode()).hexdigest()
+
+
+def revision_of(tag: str) -> str:
+    """The commit of a demo image, from its tag (review builds and the main line)."""
+    if tag in ("latest", "main", "master"):
+        return demo_revision("main", 0)
+    match = REVIEW_TAG.match(tag)
+    return demo_revision(match["branch"], int(match["pipeline"])) if match else ""
 
 
 @dataclass
@@ -96,6 +115,7 @@ def _seed_repository(
             layers=(unique,),
             shared_layers=tuple(base),
             label=image.tag,
+            labels={REVISION_LABEL: image.revision} if image.revision else None,
         )
 
     for image, result, error in client.map_concurrently(push, plan):
@@ -126,7 +146,9 @@ def _plan_tags(
     extra = 2 * (tags >= 4) + (tags >= 10) + 2 * (tags >= 20)
     reviews = max(0, tags - len(fixed) - releases - extra - (1 if first and tags >= 10 else 0))
     for tag in fixed:
-        yield PlannedImage(tag, now - timedelta(hours=rng.randint(1, 72)))
+        yield PlannedImage(
+            tag, now - timedelta(hours=rng.randint(1, 72)), revision=revision_of(tag)
+        )
     for minor in range(releases):
         yield PlannedImage(f"v1.{minor}.0", now - timedelta(days=170 - minor * 160 // releases))
     if first and tags >= 10:
@@ -142,7 +164,7 @@ def _plan_tags(
         tag = (
             f"mr-{pipeline % 400}-{pipeline}" if number % 9 == 4 else f"review-{branch}-{pipeline}"
         )
-        yield PlannedImage(tag, now - age, oci=number % 10 == 3)
+        yield PlannedImage(tag, now - age, oci=number % 10 == 3, revision=revision_of(tag))
 
 
 def _push_multi_arch(

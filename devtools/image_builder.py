@@ -48,11 +48,13 @@ def push_image(
     layers: tuple[bytes, ...] = (),
     shared_layers: tuple[Descriptor, ...] = (),
     label: str = "",
+    labels: dict[str, str] | None = None,
 ) -> Pushed:
     """Push one image; `tag=None` pushes it by digest only (an index child).
 
     `layers` are uploaded (skipping the existence check: pass only new content);
-    `shared_layers` were uploaded before and are only referenced.
+    `shared_layers` were uploaded before and are only referenced. `labels` go into the
+    config with `label` (as `org.opencontainers.image.revision`, the commit, does).
     """
     if not layers and not shared_layers:
         layers = (hashlib.sha256(f"{repository}{tag}{label}{created}".encode()).digest(),)
@@ -69,7 +71,7 @@ def push_image(
         {
             "created": created.isoformat().replace("+00:00", "Z"),
             **platform,
-            "config": {"Labels": {"label": label or tag or ""}},
+            "config": {"Labels": {"label": label or tag or "", **(labels or {})}},
             "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]},
         }
     ).encode()

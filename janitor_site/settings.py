@@ -341,6 +341,8 @@ REGISTRY_MAX_RESPONSE_MB = env_int("REGISTRY_MAX_RESPONSE_MB", default=32, minim
 REGISTRY_MAX_TAGS_PER_REPOSITORY = env_int(
     "REGISTRY_MAX_TAGS_PER_REPOSITORY", default=100_000, minimum=1
 )
+# Requests in flight at once to a registry's GitLab (its REST API) during a sync.
+GITLAB_CONCURRENCY = env_int("GITLAB_CONCURRENCY", default=4, minimum=1)
 # A sync renews its lock as it goes; a lock not renewed for this long belongs to a dead
 # worker, and the next sync may start.
 SYNC_LOCK_TTL_SECONDS = env_int("SYNC_LOCK_TTL_SECONDS", default=600, minimum=1)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 
 from .forms import RegistryAdminForm
 from .models import (
     DeletionBatch,
     DeletionItem,
+    GitLabConnection,
+    GitLabMergeRequest,
+    GitLabProject,
     Manifest,
     Registry,
     RegistryChange,
@@ -22,14 +26,41 @@ from .registries import (
 )
 
 
+class GitLabConnectionInline(admin.StackedInline):
+    """Where the registry's repositories and their context come from. The token is the
+    registry's password (set through add_registry); what it may do is checked there."""
+
+    model = GitLabConnection
+    extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fields = [
+        "url",
+        "group_path",
+        "project_paths",
+        "token_can_browse",
+        "token_can_delete",
+        "token_problems",
+        "refreshed_at",
+        "error",
+    ]
+    readonly_fields = [
+        "token_can_browse",
+        "token_can_delete",
+        "token_problems",
+        "refreshed_at",
+        "error",
+    ]
+
+
 @admin.register(Registry)
 class RegistryAdmin(admin.ModelAdmin):
     """Edits here follow the app's rules: the URL carries no credentials (Registry.clean),
     a move to another host clears the stored password, and each change is audited."""
 
-    list_display = ["name", "url", "username", "verify_tls"]
+    list_display = ["name", "url", "username", "verify_tls", "kind"]
     # The password is set through the app or add_registry; its ciphertext never shows here.
     form = RegistryAdminForm
+    inlines = [GitLabConnectionInline]
 
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         stored = Registry.objects.filter(pk=obj.pk).first() if change else None
@@ -167,3 +198,19 @@ class RegistryChangeAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(GitLabProject)
+class GitLabProjectAdmin(ReadOnlyAdmin):
+    """GitLab's context is written by the sync only."""
+
+    list_display = ["path", "connection", "refreshed_at", "error"]
+    list_filter = ["connection__registry"]
+    search_fields = ["path"]
+
+
+@admin.register(GitLabMergeRequest)
+class GitLabMergeRequestAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "project", "state", "source_branch", "author_username", "updated_at"]
+    list_filter = ["state", "project__connection__registry"]
+    search_fields = ["source_branch", "title", "author_username"]

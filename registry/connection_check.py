@@ -1,6 +1,7 @@
 """*Test connection*: what works with a registry, in plain words, before anything relies on it.
 
-Four questions, each answered by the registry itself:
+Four questions, each answered by the registry itself (and, for a registry connected to
+GitLab, a fifth answered by GitLab: what its token may do there):
 
 1. does it answer the registry API (`GET /v2/`)?
 2. does it accept the credentials?
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 
 from .client import RegistryClient, errors
 from .connect import client_for
-from .models import Registry
+from .gitlab.errors import GitLabError
+from .gitlab.token_check import check_connection as check_token
+from .models import GitLabConnection, Registry
 
 # No image has this digest: sha256 of any content is not all zeros.
 IMPOSSIBLE_DIGEST = "sha256:" + "0" * 64
@@ -66,10 +69,29 @@ def _ask(*, registry: Registry, client: RegistryClient) -> list[CheckLine]:
         return [CheckLine("Reach", False, exc.message)]
     lines.append(CheckLine("Reach", True, "The registry answers the registry API."))
     lines.append(CheckLine("Credentials", True, _credentials_answer(registry)))
-    repositories, catalog_line = _catalog(registry=registry, client=client)
-    lines.append(catalog_line)
+    connection = GitLabConnection.objects.filter(registry=registry).first()
+    if connection is not None:
+        lines.append(_gitlab_token(connection))
+        repositories = list(registry.repos.order_by("name").values_list("name", flat=True)[:1])
+    else:
+        repositories, catalog_line = _catalog(registry=registry, client=client)
+        lines.append(catalog_line)
     lines.append(_delete_rights(client=client, repository=repositories[0] if repositories else ""))
     return lines
+
+
+def _gitlab_token(connection: GitLabConnection) -> CheckLine:
+    """What the token may do in GitLab (its scopes, and its role in the group or projects)."""
+    try:
+        check = check_token(connection=connection)
+    except GitLabError as exc:
+        return CheckLine("GitLab", False, exc.message)
+    problems = " ".join(check.problems)
+    if not check.can_browse:
+        return CheckLine("GitLab", False, f"The token cannot browse: {problems}")
+    if not check.can_delete:
+        return CheckLine("GitLab", None, f"The token can browse, not delete: {problems}")
+    return CheckLine("GitLab", True, "The token can browse and delete in GitLab.")
 
 
 def _credentials_answer(registry: Registry) -> str:

@@ -47,7 +47,7 @@ from .charts import (
     split_bar,
 )
 from .events.freshness import Freshness, endpoint_of, freshness_of, missed_message
-from .models import Manifest, Registry, Repository, SyncRun, Tag
+from .models import GitLabConnection, Manifest, Registry, Repository, SyncRun, Tag
 from .models.cache import without_userinfo
 from .sync_requests import SyncState, sync_state_of
 
@@ -106,6 +106,11 @@ class RegistryCard:
     @property
     def public_url(self) -> str:
         return without_userinfo(self.registry.url)
+
+    @property
+    def gitlab(self) -> GitLabConnection | None:
+        """The registry's GitLab connection, read with the registry (select_related)."""
+        return getattr(self.registry, "gitlab", None)
 
 
 def human_size(size: int) -> str:
@@ -211,7 +216,7 @@ def _registries_with_runs(registry: Registry | None) -> list[Registry]:
     # With its notification endpoint (registry.events), for the card's freshness.
     registries: QuerySet[Registry] = (
         Registry.objects.order_by("name")
-        .select_related("event_endpoint")
+        .select_related("event_endpoint", "gitlab")
         .annotate(
             latest_run_id=Subquery(runs.values("pk")[:1]),
             latest_finished_run_id=Subquery(

@@ -14,20 +14,28 @@ from .deletion.batches import (
     typed_count_matches,
     typed_count_message,
 )
-from .models import DeletionBatch, Registry, StalenessRules
+from .models import DeletionBatch, GitLabConnection, Registry, StalenessRules
 from .models.cache import (
     URL_WITH_CREDENTIALS_MESSAGE,
     ca_bundle_problem,
     registry_url_problem,
     without_userinfo,
 )
-from .registries import save_registry
+from .registries import (
+    GITLAB_SCOPE_MESSAGE,
+    GITLAB_WITH_REPOSITORIES_MESSAGE,
+    save_registry,
+)
+
+GITLAB_RULE_FIELDS = ["gitlab_rules", "gitlab_grace_days"]
 
 
 class StalenessRulesForm(forms.ModelForm):
     """A registry's staleness rules; the model's clean() checks every pattern.
 
-    Protected patterns are edited as text, one regular expression a line.
+    Protected patterns are edited as text, one regular expression a line. The GitLab
+    rules are there only for a registry connected to GitLab (`gitlab=True`): elsewhere
+    they would mean nothing, and a form without them leaves them as they are.
     """
 
     protected_patterns = forms.CharField(
@@ -46,6 +54,7 @@ class StalenessRulesForm(forms.ModelForm):
             "keep_newest",
             "age_basis",
             "unpulled_days",
+            *GITLAB_RULE_FIELDS,
         ]
         labels = {
             "max_age_days": "Stale after (days)",
@@ -53,14 +62,19 @@ class StalenessRulesForm(forms.ModelForm):
             "keep_newest": "Keep the newest",
             "age_basis": "Age counts from",
             "unpulled_days": "Not pulled for (days)",
+            "gitlab_rules": "Judge review images by GitLab",
+            "gitlab_grace_days": "Stale this many days after the branch is gone",
         }
         widgets = {
             "branch_pattern": forms.TextInput(attrs={"spellcheck": "false", "class": "mono"}),
             "age_basis": forms.RadioSelect,
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gitlab: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not gitlab:
+            for name in GITLAB_RULE_FIELDS:
+                del self.fields[name]
         if not self.is_bound:
             self.initial["protected_patterns"] = "\n".join(self.instance.protected_patterns or [])
 
@@ -133,6 +147,26 @@ class RegistryForm(forms.Form):
         help_text="Only for credentials that may not list the catalog (GitLab, unless an "
         "administrator's): the repositories to sync, one a line.",
     )
+    gitlab_url = forms.URLField(
+        assume_scheme="https",
+        required=False,
+        label="GitLab",
+        help_text="For a GitLab registry: GitLab's address, e.g. https://gitlab.example.com. "
+        "The password above is then a GitLab access token (api scope and the Maintainer "
+        "role to delete), used for the registry and for GitLab's API.",
+    )
+    gitlab_group = forms.CharField(
+        max_length=255,
+        required=False,
+        label="GitLab group",
+        help_text="Sync the repositories of this group and its subgroups, e.g. acme/web.",
+    )
+    gitlab_projects = forms.CharField(
+        required=False,
+        label="GitLab projects",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "mono"}),
+        help_text="Or of these projects, one path a line.",
+    )
 
     def __init__(self, *args: Any, instance: Registry | None = None, **kwargs: Any) -> None:
         if instance is not None:
@@ -158,22 +192,30 @@ class RegistryForm(forms.Form):
         return path
 
     def clean_repositories(self) -> list[str]:
-        text: str = self.cleaned_data["repositories"]
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        return _lines(self.cleaned_data["repositories"])
+
+    def clean_gitlab_projects(self) -> list[str]:
+        return _lines(self.cleaned_data["gitlab_projects"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         stored = self.instance
         url = data.get("url")
-        if (
-            stored is not None
-            and stored.password_encrypted
-            and url
-            and not same_origin(url, stored.url)
-            and not data.get("password")
-            and not data.get("no_password")
-        ):
-            self.add_error("password", HOST_CHANGED_NEEDS_PASSWORD)
+        new_password = data.get("password") or data.get("no_password")
+        if stored is not None and stored.password_encrypted and not new_password:
+            moved = url and not same_origin(url, stored.url)
+            gitlab_before = _gitlab_url_of(stored)
+            gitlab_after = data.get("gitlab_url")
+            gitlab_moved = (
+                gitlab_before and gitlab_after and not same_origin(gitlab_after, gitlab_before)
+            )
+            if moved or gitlab_moved:
+                self.add_error("password", HOST_CHANGED_NEEDS_PASSWORD)
+        if data.get("gitlab_url"):
+            if not data.get("gitlab_group") and not data.get("gitlab_projects"):
+                self.add_error("gitlab_group", GITLAB_SCOPE_MESSAGE)
+            if data.get("repositories"):
+                self.add_error("repositories", GITLAB_WITH_REPOSITORIES_MESSAGE)
         return data
 
     def save(self, *, actor: str) -> Registry:
@@ -189,6 +231,9 @@ class RegistryForm(forms.Form):
             verify_tls=data["verify_tls"],
             ca_bundle=data["ca_bundle"],
             repositories=data["repositories"],
+            gitlab_url=data["gitlab_url"],
+            gitlab_group=data["gitlab_group"],
+            gitlab_projects=data["gitlab_projects"],
             actor=actor,
         )
         return registry
@@ -221,6 +266,7 @@ class RegistryAdminForm(forms.ModelForm):
 
 
 def registry_initial(registry: Registry) -> dict[str, Any]:
+    connection = GitLabConnection.objects.filter(registry=registry).first()
     return {
         "name": registry.name,
         "url": registry.url,
@@ -228,4 +274,16 @@ def registry_initial(registry: Registry) -> dict[str, Any]:
         "verify_tls": registry.verify_tls,
         "ca_bundle": registry.ca_bundle,
         "repositories": "\n".join(registry.repositories or []),
+        "gitlab_url": connection.url if connection else "",
+        "gitlab_group": connection.group_path if connection else "",
+        "gitlab_projects": "\n".join(connection.project_paths or []) if connection else "",
     }
+
+
+def _gitlab_url_of(registry: Registry) -> str:
+    connection = GitLabConnection.objects.filter(registry=registry).first()
+    return connection.url if connection else ""
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -67,7 +67,11 @@ def tags_in_order(ids: list[int]) -> list[Tag]:
 def tag_listing(
     *, registry: str | None = None, repository: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every cached tag as a plain dict, ordered by registry, repository, tag."""
+    """Every cached tag as a plain dict, ordered by registry, repository, tag.
+
+    Every tag says whether it is stale (and why) and protected; a tag of a registry
+    connected to GitLab also names its project, branch, merge request and environment.
+    """
     tags = Tag.objects.order_by("repository__registry__name", "repository__name", "name")
     if registry:
         tags = tags.filter(repository__registry__name=registry)
@@ -84,6 +88,11 @@ def tag_listing(
         "manifest__platforms",
         "first_seen",
         "manifest__last_pulled",
+        "is_stale",
+        "stale_reason",
+        "is_protected",
+        "repository__registry__gitlab__id",
+        *GITLAB_LISTING_FIELDS,
     )
     for (
         reg,
@@ -96,8 +105,13 @@ def tag_listing(
         platforms,
         first_seen,
         last_pulled,
+        stale,
+        reason,
+        protected,
+        gitlab,
+        *tie,
     ) in rows.iterator(chunk_size=2000):
-        yield {
+        row = {
             "registry": reg,
             "repository": repo,
             "tag": tag,
@@ -109,7 +123,45 @@ def tag_listing(
             "first_seen": iso_utc(first_seen),
             # The image's newest pull that notifications told of (registry.events).
             "last_pulled": iso_utc(last_pulled),
+            "stale": stale,
+            "stale_reason": reason,
+            "protected": protected,
         }
+        if gitlab is not None:
+            row.update(_gitlab_listing(*tie))
+        yield row
+
+
+GITLAB_LISTING_FIELDS = (
+    "gitlab__project__path",
+    "gitlab__branch",
+    "gitlab__merge_request__iid",
+    "gitlab__merge_request__state",
+    "gitlab__merge_request__web_url",
+    "gitlab__environment__name",
+    "gitlab__environment__state",
+)
+
+
+def _gitlab_listing(
+    project: str | None,
+    branch: str | None,
+    mr_iid: int | None,
+    mr_state: str | None,
+    mr_url: str | None,
+    environment: str | None,
+    environment_state: str | None,
+) -> dict[str, Any]:
+    return {
+        "project": project,
+        "branch": branch or None,
+        "merge_request": {"iid": mr_iid, "state": mr_state, "web_url": mr_url}
+        if mr_iid is not None
+        else None,
+        "environment": {"name": environment, "state": environment_state}
+        if environment is not None
+        else None,
+    }
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -126,4 +178,8 @@ def registry_changes() -> QuerySet[RegistryChange]:
 
 def registries_to_manage() -> QuerySet[Registry]:
     """Every registry, by name, with its number of repositories."""
-    return Registry.objects.annotate(repository_count=Count("repos")).order_by("name")
+    return (
+        Registry.objects.select_related("gitlab")
+        .annotate(repository_count=Count("repos"))
+        .order_by("name")
+    )

@@ -30,6 +30,11 @@ Age and "newest" both count from the image's created date, or from when the
 dashboard first saw the tag (`age_basis`); an image whose created date is
 unknown counts from first seen. Ties in "newest" go by name in natural order
 (build-10 is newer than build-9).
+
+A registry connected to GitLab (with its GitLab rules on) judges the tags tied to
+GitLab first: one that a live environment runs is protected after rule 1, and one
+tied to a branch or merge request is judged by them after rule 3, before the branch
+pattern and age (registry.gitlab.verdicts; the ties come from registry.gitlab.ties).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .chunking import chunks
+from .gitlab.matching import Tie
+from .gitlab.ties import RegistryTies
+from .gitlab.verdicts import gitlab_verdict, in_use_reason
 from .models import Registry, StalenessRules, Tag
 from .pull_tracking import pulled_reason, pulls_tracked_since, unpulled_for
 from .user_patterns import RULES_BUDGET_SECONDS, Budget, UserPattern
@@ -73,6 +81,8 @@ class TagFacts:
     first_seen: datetime
     # The image's newest pull (registry.events), any name or digest; None: none recorded.
     last_pulled: datetime | None = None
+    revision: str = ""  # the commit the image says it was built from
+    gitlab: Tie | None = None  # its tie to GitLab, on a registry connected to it
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,8 @@ class _Rules:
     unpulled_days: int | None
     # When pull tracking began (the registry's first notification); None: not yet.
     pulls_tracked_since: datetime | None
+    gitlab: bool = False
+    grace_days: int = 1
 
     @classmethod
     def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> _Rules:
@@ -110,6 +122,8 @@ class _Rules:
             by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
             unpulled_days=rules.unpulled_days,
             pulls_tracked_since=None,
+            gitlab=rules.gitlab_rules,
+            grace_days=rules.gitlab_grace_days,
         )
 
     @property
@@ -152,6 +166,11 @@ def evaluate_tags(
                 subject_digest=_subject_digest(tag.name),
             )
             protected_names.setdefault(tag.digest, []).append(tag.name)
+        elif compiled.gitlab and tag.gitlab is not None and tag.gitlab.in_use:
+            verdicts[tag.id] = Verdict(
+                stale=False, protected=True, reason=in_use_reason(tag.gitlab)
+            )
+            protected_names.setdefault(tag.digest, []).append(tag.name)
 
     groups: dict[str | None, list[TagFacts]] = {}
     for tag in tags:
@@ -160,6 +179,11 @@ def evaluate_tags(
         if REFERRER_TAG.match(tag.name):
             verdicts[tag.id] = _referrer_verdict(tag.name)
             continue
+        if compiled.gitlab and tag.gitlab is not None:
+            judged = _gitlab_verdict(tag, compiled, now, protected_names.get(tag.digest))
+            if judged is not None:
+                verdicts[tag.id] = judged
+                continue
         match = compiled.branch.search(tag.name) if compiled.branch else None
         if compiled.branch and match is None:
             reason = f"does not match the branch pattern {compiled.branch.pattern}"
@@ -180,6 +204,39 @@ def evaluate_tags(
                 protected_names=protected_names.get(tag.digest, []),
             )
     return verdicts
+
+
+def _gitlab_verdict(
+    tag: TagFacts, rules: _Rules, now: datetime, protected_names: list[str] | None
+) -> Verdict | None:
+    """Rule 3, then GitLab's word, for a tag tied to GitLab (None: the other rules decide)."""
+    assert tag.gitlab is not None
+    judged = gitlab_verdict(tag.gitlab, grace_days=rules.grace_days, now=now)
+    if judged is None:
+        return None
+    if protected_names:
+        return Verdict(stale=False, protected=False, reason=_shares_digest_reason(protected_names))
+    stale, reason = judged
+    if stale and (pulled := _recently_pulled_reason(tag, rules, now)):
+        return Verdict(stale=False, protected=False, reason=pulled)  # someone still pulls it
+    return Verdict(stale=stale, protected=False, reason=reason)
+
+
+def _recently_pulled_reason(tag: TagFacts, rules: _Rules, now: datetime) -> str:
+    """Why the pull rule keeps the tag, or "" when it does not (or is off)."""
+    if rules.unpulled_days is None or unpulled_for(
+        days=rules.unpulled_days,
+        last_pulled=tag.last_pulled,
+        first_seen=tag.first_seen,
+        tracked_since=rules.pulls_tracked_since,
+        now=now,
+    ):
+        return ""
+    return pulled_reason(
+        days=_days(rules.unpulled_days),
+        last_pulled=tag.last_pulled,
+        tracked_since=rules.pulls_tracked_since,
+    )
 
 
 def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
@@ -228,18 +285,8 @@ def _candidate_verdict(
         reason = _shares_digest_reason(protected_names)
     elif age <= timedelta(days=rules.max_age_days):
         reason = _young_reason(tag, rules)
-    elif rules.unpulled_days is not None and not unpulled_for(
-        days=rules.unpulled_days,
-        last_pulled=tag.last_pulled,
-        first_seen=tag.first_seen,
-        tracked_since=rules.pulls_tracked_since,
-        now=now,
-    ):
-        reason = pulled_reason(
-            days=_days(rules.unpulled_days),
-            last_pulled=tag.last_pulled,
-            tracked_since=rules.pulls_tracked_since,
-        )
+    elif pulled := _recently_pulled_reason(tag, rules, now):
+        reason = pulled
     elif is_newest:
         reason = _newest_reason(rules, branch)
     else:
@@ -336,8 +383,13 @@ def refresh_staleness(
     now = now or timezone.now()
     budget = budget or Budget(RULES_BUDGET_SECONDS)
     tracked_since = _tracked_since(registry=registry, rules=rules)
+    ties = RegistryTies.load(
+        registry=registry, rules=rules, budget=budget, repository_ids=repository_ids
+    )
     changed: dict[StoredVerdict, list[int]] = {}
-    for facts, stored in _tags_by_repository(registry=registry, repository_ids=repository_ids):
+    rows = _tags_by_repository(registry=registry, repository_ids=repository_ids)
+    for repository_id, facts, stored in rows:
+        facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
         verdicts = evaluate_tags(
             rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
         )
@@ -347,8 +399,12 @@ def refresh_staleness(
                 changed.setdefault(values, []).append(pk)
     # Written after the read has finished: SQLite does not isolate a cursor from
     # writes made on the same connection.
-    _write(changed)
-    return sum(len(pks) for pks in changed.values())
+    tied = 0
+    if changed or ties:
+        with transaction.atomic():
+            _write(changed)
+            tied = ties.save() if ties else 0
+    return sum(len(pks) for pks in changed.values()) + tied
 
 
 StoredVerdict = tuple[bool, bool, str, str]  # the STORED_FIELDS, in order
@@ -373,9 +429,9 @@ def _tags_by_repository(
     registry: Registry,
     repository_ids: Iterable[int] | None = None,
     stored_fields: list[str] = STORED_FIELDS,
-) -> Iterator[tuple[list[TagFacts], dict[int, tuple[Any, ...]]]]:
-    """Each repository's tags, and `stored_fields` of each by id (by default the stored
-    verdict, as a StoredVerdict), from one streamed query."""
+) -> Iterator[tuple[int, list[TagFacts], dict[int, tuple[Any, ...]]]]:
+    """Each repository's id and tags, and `stored_fields` of each by id (by default the
+    stored verdict, as a StoredVerdict), from one streamed query."""
     rows = Tag.objects.filter(repository__registry=registry)
     if repository_ids is not None:
         rows = rows.filter(repository_id__in=list(repository_ids))
@@ -389,17 +445,18 @@ def _tags_by_repository(
             "manifest__created",
             "first_seen",
             "manifest__last_pulled",
+            "manifest__revision",
             *stored_fields,
         )
         .iterator(chunk_size=READ_CHUNK)
     )
-    for _, group in itertools.groupby(values, key=itemgetter(0)):
+    for repository_id, group in itertools.groupby(values, key=itemgetter(0)):
         facts: list[TagFacts] = []
         stored: dict[int, tuple[Any, ...]] = {}
-        for _, pk, name, digest, created, first_seen, last_pulled, *values_stored in group:
-            facts.append(TagFacts(pk, name, digest, created, first_seen, last_pulled))
+        for _, pk, name, digest, created, first_seen, pulled, revision, *values_stored in group:
+            facts.append(TagFacts(pk, name, digest, created, first_seen, pulled, revision))
             stored[pk] = tuple(values_stored)
-        yield facts, stored
+        yield repository_id, facts, stored
 
 
 def _write(changed: dict[StoredVerdict, list[int]]) -> None:
@@ -448,8 +505,11 @@ def preview_staleness(
     """
     budget = budget or Budget(RULES_BUDGET_SECONDS)
     tracked_since = _tracked_since(registry=registry, rules=rules)
+    ties = RegistryTies.load(registry=registry, rules=rules, budget=budget)
     total = stale = becoming = leaving = 0
-    for facts, stored in _tags_by_repository(registry=registry, stored_fields=["is_stale"]):
+    rows = _tags_by_repository(registry=registry, stored_fields=["is_stale"])
+    for repository_id, facts, stored in rows:
+        facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
         verdicts = evaluate_tags(
             rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
         )

@@ -80,6 +80,12 @@ class TagFilters:
     protected_only: bool = False
     multi_arch_only: bool = False
     shared_only: bool = False
+    # What GitLab says (registries connected to GitLab): see registry.gitlab.ties.
+    mr_merged: bool = False
+    mr_closed: bool = False
+    branch_gone: bool = False
+    in_use: bool = False
+    no_gitlab_match: bool = False
     sort: str = DEFAULT_SORT
     page_size: int = DEFAULT_PAGE_SIZE
 
@@ -103,8 +109,13 @@ class TagFilters:
                 self.protected_only,
                 self.multi_arch_only,
                 self.shared_only,
+                *self.gitlab_filters,
             ]
         )
+
+    @property
+    def gitlab_filters(self) -> list[bool]:
+        return [self.mr_merged, self.mr_closed, self.branch_gone, self.in_use, self.no_gitlab_match]
 
 
 class TagFilterForm(FilterForm[TagFilters]):
@@ -131,6 +142,11 @@ class TagFilterForm(FilterForm[TagFilters]):
     protected_only = FlagField()
     multi_arch_only = FlagField()
     shared_only = FlagField()
+    mr_merged = FlagField()
+    mr_closed = FlagField()
+    branch_gone = FlagField()
+    in_use = FlagField()
+    no_gitlab_match = FlagField()
     sort = LenientChoiceField(choices=sort_choices(TAG_SORTS))
     page_size = LenientChoiceField(choices=PAGE_SIZES, coerce=int)
 
@@ -191,7 +207,23 @@ def filter_tags(*, registry: Registry, filters: TagFilters) -> QuerySet[Tag]:
         tags = tags.filter(manifest__platforms__1__isnull=False)
     if filters.shared_only:
         tags = tags.filter(manifest__tag_count__gt=1)
-    return tags.order_by(*_tag_ordering(filters))
+    return _gitlab_conditions(tags, filters).order_by(*_tag_ordering(filters))
+
+
+def _gitlab_conditions(tags: QuerySet[Tag], filters: TagFilters) -> QuerySet[Tag]:
+    """What GitLab says of each tag (its stored tie, registry.gitlab.ties); several filters
+    narrow together, as the others do."""
+    if filters.mr_merged:
+        tags = tags.filter(gitlab__merge_request__state="merged")
+    if filters.mr_closed:
+        tags = tags.filter(gitlab__merge_request__state="closed")
+    if filters.branch_gone:
+        tags = tags.filter(gitlab__branch_state__in=["deleted", "missing"])
+    if filters.in_use:
+        tags = tags.filter(gitlab__in_use=True)
+    if filters.no_gitlab_match:
+        tags = tags.filter(Q(gitlab__isnull=True) | Q(gitlab__matched=False))
+    return tags
 
 
 def _name_condition(filters: TagFilters) -> RegexSearch | TextMatch:
@@ -221,4 +253,5 @@ def counting_is_costly(filters: TagFilters) -> bool:
         or filters.older_than_days is not None
         or filters.multi_arch_only
         or filters.shared_only
+        or any(filters.gitlab_filters)  # a join to each tag's GitLab tie
     )

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.support.audit_log",
     "tests.support.deletion",
     "tests.support.events",
+    "tests.support.fake_gitlab",
 ]
 
 

@@ -101,6 +101,9 @@ def test_list_tags_as_json_has_the_fields_scripts_need(synced) -> None:  # type:
             "platforms": ["linux/amd64"],
             "first_seen": rows[0]["first_seen"],
             "last_pulled": None,  # no notifications here: see test_events_commands.py
+            "stale": False,
+            "stale_reason": f"protected: matches ^{tag}$",
+            "protected": True,
         }
         for tag in ("latest", "master")
     ]

@@ -29,7 +29,10 @@ def admin_client(client: Client, django_user_model) -> Client:  # type: ignore[n
 
 def registry_form(**changes: object) -> dict[str, object]:
     form = {"name": "gitlab", "url": "https://registry.example.com", "username": "ci",
-            "verify_tls": "on", "ca_bundle": "", "repositories": "[]"}  # fmt: skip
+            "verify_tls": "on", "ca_bundle": "", "repositories": "[]",
+            # The GitLab connection inline, left empty.
+            "gitlab-TOTAL_FORMS": "0", "gitlab-INITIAL_FORMS": "0",
+            "gitlab-MIN_NUM_FORMS": "0", "gitlab-MAX_NUM_FORMS": "1"}  # fmt: skip
     form.update(changes)
     return form
 

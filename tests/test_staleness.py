@@ -451,7 +451,7 @@ def test_refresh_writes_only_the_rows_whose_verdict_changed(
     build_2 = add_tag(repository, "build-2", age=40)
     refresh_staleness(registry=registry, now=NOW)
 
-    with django_assert_num_queries(2):  # the rules, the tags: nothing to write
+    with django_assert_num_queries(3):  # the rules, the GitLab connection, the tags
         assert refresh_staleness(registry=registry, now=NOW) == 0
 
     StalenessRules.objects.create(registry=registry, max_age_days=60)

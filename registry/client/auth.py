@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:tags/list|manifests/[^/]+|blobs/.+)$")
+# GitLab's metadata-database API (gitlab-org/container-registry docs/spec/gitlab/api.md):
+# the same tokens, `pull` on the repository for a GET.
+_GITLAB_REPOSITORY_PATH = re.compile(r"^/gitlab/v1/repositories/(?P<name>.+)/tags/list/?$")
 
 DEFAULT_TOKEN_LIFETIME = 60  # seconds, when the token service does not say (spec)
 RENEW_MARGIN = 10  # renew this many seconds before expiry, or at 3/4 of a short lifetime
@@ -48,7 +51,7 @@ def scope_for(method: str, path: str) -> str:
     """The token scope a request needs: the registry maps GET/HEAD to pull, DELETE to delete."""
     if path.rstrip("/") == "/v2/_catalog":
         return "registry:catalog:*"
-    match = _REPOSITORY_PATH.match(path)
+    match = _REPOSITORY_PATH.match(path) or _GITLAB_REPOSITORY_PATH.match(path)
     if not match:
         return ""
     method = method.upper()

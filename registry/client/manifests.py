@@ -54,10 +54,16 @@ class ManifestDocument:
         return ManifestHead(digest=self.digest, media_type=self.media_type, size=len(self.body))
 
 
+REVISION_LABEL = "org.opencontainers.image.revision"
+REVISION_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     created: datetime | None
     platform: str
+    # The commit the image was built from (OCI annotation/label), "" when not said.
+    revision: str = ""
 
 
 def compute_digest(body: bytes, algorithm: str = "sha256") -> str:
@@ -78,13 +84,17 @@ def verify_digest(body: bytes, digest: str, *, what: str) -> None:
         )
 
 
-def load_json(body: bytes, *, what: str) -> dict[str, Any]:
+def load_json_value(body: bytes, *, what: str) -> Any:
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidResponse(
             f"The registry answered with malformed JSON while {what}."
         ) from exc
+
+
+def load_json(body: bytes, *, what: str) -> dict[str, Any]:
+    document = load_json_value(body, what=what)
     if not isinstance(document, dict):
         raise errors.InvalidResponse(f"The registry answered with unexpected JSON while {what}.")
     return document
@@ -119,7 +129,21 @@ def parse_manifest(body: bytes, *, digest: str, content_type: str, what: str) ->
 def parse_image_config(body: bytes, *, what: str) -> ImageConfig:
     document = load_json(body, what=what)
     platform = format_platform(document)
-    return ImageConfig(created=parse_created(document.get("created")), platform=platform)
+    return ImageConfig(
+        created=parse_created(document.get("created")),
+        platform=platform,
+        revision=_revision(document),
+    )
+
+
+def _revision(document: dict[str, Any]) -> str:
+    """The `org.opencontainers.image.revision` label of the image config, if sensible."""
+    config = document.get("config")
+    labels = config.get("Labels") if isinstance(config, dict) else None
+    value = labels.get(REVISION_LABEL) if isinstance(labels, dict) else None
+    if not isinstance(value, str) or len(value.strip()) > REVISION_LENGTH:
+        return ""
+    return value.strip()
 
 
 def parse_created(value: Any) -> datetime | None:

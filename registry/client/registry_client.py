@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from requests.structures import CaseInsensitiveDict
+
 from . import errors
 from .manifests import (
     ImageConfig,
@@ -15,11 +17,14 @@ from .manifests import (
     ManifestHead,
     compute_digest,
     load_json,
+    load_json_value,
     parse_image_config,
     parse_manifest,
     verify_digest,
 )
 from .media_types import MANIFEST_ACCEPT
+from .tag_details import PAGE_SIZE as DETAILS_PAGE_SIZE
+from .tag_details import TagDetail, parse_tag_details
 from .transport import Transport
 
 T = TypeVar("T")
@@ -43,6 +48,7 @@ class RegistryClient:
         concurrency: int = 8,
         max_response_bytes: int | None = None,
         sleep: Callable[[float], None] | None = None,
+        credential_origins: list[str] | None = None,
     ) -> None:
         extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
         if max_response_bytes:
@@ -55,6 +61,7 @@ class RegistryClient:
             timeout=timeout,
             max_retries=max_retries,
             pool_size=concurrency,
+            credential_origins=credential_origins,
             **extra,
         )
         self.concurrency = concurrency
@@ -78,10 +85,42 @@ class RegistryClient:
 
     # -- reading ---------------------------------------------------------------
 
-    def check(self) -> None:
-        """GET /v2/: proves the registry answers the v2 API and accepts our credentials."""
+    def check(self) -> CaseInsensitiveDict[str]:
+        """GET /v2/: proves the registry answers the v2 API and accepts our credentials.
+
+        Returns the answer's headers: registry.kinds tells GitLab's registry by them.
+        """
         response = self.transport.request("GET", "/v2/", what="connecting to the registry")
         response.close()
+        return response.headers
+
+    def has_tag_details(self) -> bool:
+        """GET /gitlab/v1/: 200 where GitLab's registry runs with its metadata database,
+        404 where it does not (docs/spec/gitlab/api.md, "Compliance check")."""
+        what = "asking the registry for GitLab's tag list API"
+        try:
+            self.transport.request("GET", "/gitlab/v1/", what=what).close()
+        except (errors.NotFound, errors.UnexpectedStatus, errors.DeleteDisabled):
+            return False
+        return True
+
+    def list_tag_details(self, repository: str) -> list[TagDetail]:
+        """Every tag of `repository` with its digest, from GitLab's metadata database."""
+        what = f"listing the tags of {repository} (GitLab API)"
+        url: str | None = f"/gitlab/v1/repositories/{_path(repository)}/tags/list/"
+        params: dict[str, int] | None = {"n": DETAILS_PAGE_SIZE}
+        details: list[TagDetail] = []
+        seen: set[str] = set()
+        while url:
+            response = self.transport.request("GET", url, what=what, params=params)
+            document = load_json_value(response.content, what=what)
+            details.extend(parse_tag_details(document, what=what))
+            url = response.links.get("next", {}).get("url")
+            params = None  # the Link URL carries its own query
+            if url in seen:
+                raise errors.InvalidResponse(f"The registry's pages loop back while {what}.")
+            seen.add(url)
+        return details
 
     def list_repositories(self) -> list[str]:
         return list(

@@ -69,8 +69,11 @@ class Transport:
         pool_size: int = 8,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Callable[[float], None] = time.sleep,
+        credential_origins: list[str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # When set, the only token services the credentials may go to (GitLab's, say).
+        self.credential_origins = list(credential_origins or [])
         self._username = username
         self._password = password
         self.timeout = timeout
@@ -207,15 +210,18 @@ class Transport:
         auth = None
         if self._username:
             tls_verified = self.session.verify is not False
-            if may_send_credentials(
+            allowed = not self.credential_origins or any(
+                same_origin(realm, origin) for origin in self.credential_origins
+            )
+            if allowed and may_send_credentials(
                 realm=realm, registry_url=self.base_url, tls_verified=tls_verified
             ):
                 auth = (self._username, self._password)
             else:
                 logger.warning(
                     "Not sending credentials to token service %s: it is not on the registry's "
-                    "host, and not over HTTPS with its certificate checked; asking for an "
-                    "anonymous token.",
+                    "host, and not over HTTPS with its certificate checked (or, for a registry "
+                    "connected to GitLab, not GitLab's own); asking for an anonymous token.",
                     _host(realm),
                 )
         what_token = f"asking the token service for access while {what}"

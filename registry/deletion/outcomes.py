@@ -38,6 +38,16 @@ REGISTRY_SILENT_MESSAGE = (
 )
 
 
+# GitLab's registry refuses to delete a protected or immutable tag, or a manifest that a
+# protected tag holds, with these codes (REGISTRY_NOTES "Deleting"): the item is refused,
+# with GitLab's reason, and the batch goes on.
+REGISTRY_REFUSAL_CODES = frozenset({"PROTECTED_TAG", "IMMUTABLE_TAG", "PROTECTED_MANIFEST"})
+
+
+def refused_by_registry_note(code: str, message: str) -> str:
+    return f"Refused by the registry ({code}): {message}"
+
+
 def stopped_note(message: str) -> str:
     return f"Not attempted: the batch stopped. {message}"
 

@@ -35,7 +35,13 @@ Action = DeletionItem.Action
 
 
 def protected_tag_note(pattern_reason: str) -> str:
-    return f"This tag is {pattern_reason}." if pattern_reason else "This tag is protected."
+    """ "This tag is protected: matches ^latest$." (or, for an image a GitLab environment
+    runs, "This tag is protected: runs in review/x.")"""
+    if not pattern_reason:
+        return "This tag is protected."
+    if pattern_reason.startswith("protected"):
+        return f"This tag is {pattern_reason}."
+    return f"This tag is protected: {pattern_reason}."
 
 
 def shares_protected_note(names: list[str]) -> str:

@@ -17,9 +17,11 @@ from .outcomes import (
     CHANGED_SINCE_PREVIEW,
     DELETED_ANSWER_LOST,
     DELETED_BEFORE_RESTART,
+    REGISTRY_REFUSAL_CODES,
     UNTAGGED_ANSWER_LOST,
     Result,
     outcome_unknown_note,
+    refused_by_registry_note,
 )
 from .untagging import TagMoved, Untagger
 
@@ -30,7 +32,9 @@ Outcome = DeletionItem.Outcome
 class Operation:
     """One request (or pair, for a placeholder untag) and the items it settles."""
 
-    kind: str  # "delete" or "untag"
+    # "delete" (the manifest, by digest), "delete_tag" (one tag by name, where the registry
+    # deletes that way: GitLab's), or "untag" (one tag, the image stays)
+    kind: str
     repository: str
     digest: str
     items: list[DeletionItem]
@@ -49,11 +53,25 @@ class Requests:
             return self._request(operation)
         except (errors.RegistryUnreachable, errors.ServerError) as exc:
             return self._after_lost_answer(operation, exc)
+        except errors.RegistryError as exc:
+            if exc.code in REGISTRY_REFUSAL_CODES:  # a protected tag, on GitLab
+                return Result(
+                    Outcome.REFUSED, refused_by_registry_note(exc.code, exc.message), exc.status
+                )
+            raise
 
     def _request(self, operation: Operation) -> Result:
-        if operation.kind == "delete":
+        if operation.kind in ("delete", "delete_tag"):
+            item = operation.items[0]
             try:
-                self.client.delete_manifest(operation.repository, operation.digest)
+                if operation.kind == "delete":
+                    self.client.delete_manifest(operation.repository, operation.digest)
+                else:
+                    self.untagger.delete_by_tag(
+                        repository=operation.repository, tag=item.tag, digest=operation.digest
+                    )
+            except TagMoved:
+                return Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW)
             except errors.NotFound as exc:
                 # Gone between the re-check and now: by an earlier attempt of ours whose
                 # answer was lost (a retried 5xx, or a run that was killed), else by someone.
@@ -77,8 +95,8 @@ class Requests:
     def _after_lost_answer(self, operation: Operation, error: errors.RegistryError) -> Result:
         """No answer came, or a 5xx (which a proxy may send after the registry acted): ask
         the registry what is true before recording anything."""
-        deleting = operation.kind == "delete"
-        reference = operation.digest if deleting else operation.items[0].tag
+        deleting = operation.kind in ("delete", "delete_tag")
+        reference = operation.digest if operation.kind == "delete" else operation.items[0].tag
         try:
             gone = self._is_gone(operation.repository, reference)
         except errors.RegistryError as check:

@@ -40,6 +40,7 @@ from django.utils import timezone
 from registry.chunking import chunks
 from registry.client import RegistryClient, errors
 from registry.connect import client_for
+from registry.kinds import kind_of
 from registry.models import DeletionBatch, DeletionItem, Repository, Tag
 from registry.secrets import CredentialsKeyMismatch
 from registry.staleness import protection_check, refresh_staleness, rules_for
@@ -151,6 +152,8 @@ class _BatchRun:
         self.token = token
         self.requests = Requests(client)
         self.is_protected = protection_check(rules=rules_for(registry=batch.registry))
+        # GitLab's registry: a manifest goes tag by tag (its protected tags refuse digests).
+        self.deletes_by_tag = kind_of(batch.registry).deletes_by_tag
         # (repository, digest) deleted by this batch, in this run or before a restart.
         self.deleted_digests: set[tuple[str, str]] = set(
             DeletionItem.objects.filter(batch=batch, outcome=Outcome.DELETED).values_list(
@@ -277,13 +280,15 @@ class _BatchRun:
         live: LiveRepository,
         planned: set[str],
         into: _Decided,
+        whole_plan: bool = False,
     ) -> None:
         """The requests that remove `group` (the pending tags on `digest`), as `live` stands:
         the manifest when nothing else holds it, else each tag alone; none when a protected
-        tag now holds it (the group is skipped)."""
+        tag now holds it (the group is skipped). With `whole_plan`, every tag the batch
+        plans counts as going (a GitLab delete's tags, re-checked chunk by chunk)."""
         deleting = all(item.action == Action.DELETE for item in group)
         decision = decide_digest(
-            planned=[item.tag for item in group],
+            planned=planned if whole_plan else [item.tag for item in group],
             holders=live.digest_holders(digest, is_protected=self.is_protected),
             may_delete=deleting,
         )
@@ -291,6 +296,8 @@ class _BatchRun:
             into.settle(
                 group, Result(Outcome.SKIPPED, now_protected_note(list(decision.protected)))
             )
+        elif decision.action == DigestAction.DELETE and self.deletes_by_tag:
+            into.operations += [Operation("delete_tag", repository, digest, [i]) for i in group]
         elif decision.action == DigestAction.DELETE:
             into.operations.append(Operation("delete", repository, digest, group))
         else:
@@ -353,6 +360,7 @@ class _BatchRun:
             is_protected=self.is_protected,
         )
         decided = _Decided()
+        tag_deletes: dict[str, list[DeletionItem]] = defaultdict(list)
         for operation in chunk:
             if operation.kind == "delete":
                 self._decide_digest(
@@ -363,8 +371,14 @@ class _BatchRun:
                     planned=planned,
                     into=decided,
                 )
+            elif operation.kind == "delete_tag":
+                tag_deletes[operation.digest] += operation.items
             else:
                 decided.operations.append(operation)  # the untagger checks its tag itself
+        for digest, items in tag_deletes.items():
+            self._decide_digest(
+                repository, digest, items, live=live, planned=planned, into=decided, whole_plan=True
+            )
         self._save(decided.settled)
         return decided.operations
 

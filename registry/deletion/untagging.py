@@ -97,6 +97,12 @@ class Untagger:
                 return Untagged(http_status=202)
         return self._untag_with_placeholder(repository=repository, tag=tag, digest=digest)
 
+    def delete_by_tag(self, *, repository: str, tag: str, digest: str) -> None:
+        """Remove `repository:tag` by name, where the registry deletes tags (GitLab's, since
+        16.4: its protected-tag rules refuse deletes by digest). Raises TagMoved."""
+        self._check_still_at(repository=repository, tag=tag, digest=digest)
+        self.client.delete_tag(repository, tag)
+
     def _untag_with_placeholder(self, *, repository: str, tag: str, digest: str) -> Untagged:
         self._ensure_config(repository)
         self._check_still_at(repository=repository, tag=tag, digest=digest)

@@ -13,6 +13,15 @@ from .audit import (
 )
 from .cache import Layer, Manifest, Registry, Repository, SyncRun, Tag, digest_validator
 from .events import EventEndpoint, RegistryEvent
+from .gitlab import (
+    GitLabBranch,
+    GitLabConnection,
+    GitLabEnvironment,
+    GitLabMergeRequest,
+    GitLabProject,
+    GitLabRepository,
+    TagGitLab,
+)
 from .rules import (
     EMPTY_PATTERN_MESSAGE,
     PATTERNS_NOT_A_LIST_MESSAGE,
@@ -34,6 +43,12 @@ __all__ = [
     "DeletionBatch",
     "DeletionItem",
     "EventEndpoint",
+    "GitLabBranch",
+    "GitLabConnection",
+    "GitLabEnvironment",
+    "GitLabMergeRequest",
+    "GitLabProject",
+    "GitLabRepository",
     "Layer",
     "Manifest",
     "Registry",
@@ -44,6 +59,7 @@ __all__ = [
     "StalenessRules",
     "SyncRun",
     "Tag",
+    "TagGitLab",
     "default_protected_patterns",
     "digest_validator",
     "invalid_pattern_message",

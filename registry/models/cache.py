@@ -41,6 +41,10 @@ class Registry(models.Model):
     sync_lock_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Ages move on without any tag changing: a sync refreshes every verdict when this is old.
     staleness_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What kind of registry answers at `url`, as its `/v2/` said at the last sync; read it
+    # through registry.kinds.kind_of, the one place that tells.
+    kind = models.CharField(max_length=16, blank=True, editable=False)
+    kind_details = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "registries"
@@ -144,6 +148,9 @@ class Manifest(models.Model):
     created = models.DateTimeField(null=True, blank=True)
     config_digest = models.CharField(max_length=135, blank=True)
     config_size = models.BigIntegerField(default=0)
+    # The config's `org.opencontainers.image.revision` label (the commit it was built
+    # from); for an index, its children's.
+    revision = models.CharField(max_length=100, blank=True)
     platforms = models.JSONField(default=list, blank=True)  # ["linux/amd64", "linux/arm64/v8"]
     # How many tags point here: deleting the digest deletes all of them. Kept by the sync.
     tag_count = models.PositiveIntegerField(default=0)

@@ -74,6 +74,17 @@ class StalenessRules(models.Model):
         "days (counted from when pull tracking began, for an image nobody pulled since). "
         "Needs the registry's notifications; empty: pulls do not count.",
     )
+    # Only for a registry connected to GitLab (registry.gitlab.verdicts).
+    gitlab_rules = models.BooleanField(
+        default=True,
+        help_text="Judge review images by GitLab: stale once their merge request is merged "
+        "or closed, or their branch is deleted; never stale while an environment runs them.",
+    )
+    gitlab_grace_days = models.PositiveIntegerField(
+        default=1,
+        help_text="An image is stale only this many days after its merge request was merged "
+        "or closed, or its branch was deleted.",
+    )
 
     class Meta:
         verbose_name_plural = "staleness rules"

@@ -21,7 +21,7 @@ from registry.client import (
 )
 from registry.models import Manifest, Registry, Tag
 
-CACHED_MANIFEST_FIELDS = ("pk", "digest", "size", "created", "platforms")
+CACHED_MANIFEST_FIELDS = ("pk", "digest", "size", "created", "platforms", "revision")
 READER_THREAD_PREFIX = "sync-read"
 # What a tag may be (OCI distribution spec, "tag"): what else a registry lists cannot be
 # a tag, and would not fit the cache's column.
@@ -57,6 +57,7 @@ class CachedManifest:
     size: int
     created: datetime | None
     platforms: list[str]
+    revision: str = ""
 
 
 @dataclass
@@ -74,7 +75,7 @@ class RepositoryRead:
 
 
 def read_repositories_ahead(
-    *, registry: Registry, client: RegistryClient, names: list[str]
+    *, registry: Registry, client: RegistryClient, names: list[str], tag_details: bool = False
 ) -> Iterator[RepositoryRead]:
     """Each repository's read, in order; the next is read while the caller writes this one.
 
@@ -101,6 +102,7 @@ def read_repositories_ahead(
             name=name,
             known_tags=known_tags,
             known_digests=set(read.cached),
+            tag_details=tag_details,
         )
         return read, state
 
@@ -122,16 +124,28 @@ def read_repositories_ahead(
 
 
 def read_repository_state(
-    *, client: RegistryClient, name: str, known_tags: dict[str, str], known_digests: set[str]
+    *,
+    client: RegistryClient,
+    name: str,
+    known_tags: dict[str, str],
+    known_digests: set[str],
+    tag_details: bool = False,
 ) -> RepositoryState:
     """Ask the registry what the repository holds now; fetch only bodies we lack.
 
     Tags the cache knows get a HEAD (the digest is all we need when it is
     unchanged). New tags get a GET straight away: the body comes with the digest.
+    With `tag_details` (GitLab's registry with its metadata database), one request
+    a thousand tags gives every tag's digest: no HEAD at all.
     """
     state = RepositoryState()
+    details: dict[str, str] | None = None
     try:
-        listed = client.list_tags(name)
+        if tag_details:
+            details = {d.name: d.digest for d in client.list_tag_details(name)}
+            listed = list(details)
+        else:
+            listed = client.list_tags(name)
     except NotFound:
         listed = []
     if len(listed) > settings.REGISTRY_MAX_TAGS_PER_REPOSITORY:
@@ -154,7 +168,9 @@ def read_repository_state(
             return document.digest, None
         return document.digest, complete(document)
 
-    for tag, result, error in client.map_concurrently(look_up, tags):
+    if details is not None:
+        state.tag_digests = {tag: details[tag] for tag in tags}
+    for tag, result, error in client.map_concurrently(look_up, [] if details is not None else tags):
         if error is not None:
             raise error
         if result is None:
@@ -266,8 +282,10 @@ def _fetch_all(
 def cached_manifests(*, registry: Registry, name: str) -> dict[str, CachedManifest]:
     rows = Manifest.objects.filter(repository__registry=registry, repository__name=name)
     return {
-        digest: CachedManifest(pk, size, created, platforms)
-        for pk, digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS)
+        digest: CachedManifest(pk, size, created, platforms, revision)
+        for pk, digest, size, created, platforms, revision in rows.values_list(
+            *CACHED_MANIFEST_FIELDS
+        )
     }
 
 

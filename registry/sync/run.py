@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -28,6 +29,9 @@ from registry.client import (
 from registry.connect import client_for
 from registry.events.freshness import differences_counted
 from registry.events.locks import wait_for_applier
+from registry.gitlab.errors import GitLabError
+from registry.gitlab.refresh import GitLabSync
+from registry.kinds import KindInfo, detect_kind, record_kind
 from registry.locks import renew_sync_lock, sync_lock
 from registry.models import Registry, Repository, SyncRun
 from registry.secrets import CredentialsKeyMismatch
@@ -108,7 +112,7 @@ def sync_registry(
             return run
         try:
             _run_sync(run=run, client=client, repository=repository, progress=progress, lock=lock)
-        except RegistryError as exc:
+        except (RegistryError, GitLabError) as exc:
             run.status = SyncRun.Status.FAILED
             run.error = exc.message
         except SoftTimeLimitExceeded:
@@ -136,14 +140,56 @@ def _run_sync(
     lock: uuid.UUID,
 ) -> None:
     registry = run.registry
-    client.check()
+    kind = _detect_kind(registry=registry, client=client)
     _apply_pending_events(registry=registry, client=client)
-    names = _repositories_to_sync(registry=registry, client=client, repository=repository)
+    gitlab = GitLabSync.start(registry)
+    try:
+        _sync_repositories(
+            run=run,
+            client=client,
+            repository=repository,
+            progress=progress,
+            lock=lock,
+            kind=kind,
+            gitlab=gitlab,
+        )
+    finally:
+        if gitlab is not None:
+            gitlab.close()
+
+
+def _detect_kind(*, registry: Registry, client: RegistryClient) -> KindInfo:
+    """GET /v2/ (which proves the registry answers), and what kind of registry it is."""
+    kind = detect_kind(client.check())
+    if kind.is_gitlab:
+        kind = replace(kind, tag_details=client.has_tag_details())
+    record_kind(registry, kind)
+    return kind
+
+
+def _sync_repositories(
+    *,
+    run: SyncRun,
+    client: RegistryClient,
+    repository: str | None,
+    progress: Progress | None,
+    lock: uuid.UUID,
+    kind: KindInfo,
+    gitlab: GitLabSync | None,
+) -> None:
+    registry = run.registry
+    if gitlab is not None and not repository:
+        names = gitlab.repositories()
+    else:
+        names = _repositories_to_sync(registry=registry, client=client, repository=repository)
     names, failed = _without_invalid_names(names)
     counts = SyncCounts()
     run.repositories_total = len(names)
+    reads = read_repositories_ahead(
+        registry=registry, client=client, names=names, tag_details=kind.tag_details
+    )
     # Closed here, on every way out: its reader thread must not outlive the run.
-    with closing(read_repositories_ahead(registry=registry, client=client, names=names)) as reads:
+    with closing(reads):
         for index, read in enumerate(reads):
             renew_sync_lock(registry, lock)  # a long sync keeps its registry
             SyncRun.objects.filter(pk=run.pk).update(
@@ -177,9 +223,13 @@ def _run_sync(
         run.repositories_removed = removed
         if problem:
             failed.append(problem)
+    if gitlab is not None:
+        failed.extend(gitlab.refresh())
     renew_sync_lock(registry, lock)
     try:
-        _refresh_staleness(registry=registry, changed=counts.changed_repository_ids)
+        _refresh_staleness(
+            registry=registry, changed=counts.changed_repository_ids, everything=gitlab is not None
+        )
     except PatternTooSlow as exc:
         failed.append({"repository": "", "error": stale_rules_too_slow_message(exc)})
     run.tags_added = counts.tags_added
@@ -263,11 +313,12 @@ def _without_invalid_names(names: list[str]) -> tuple[list[str], list[dict[str, 
     return valid, problems
 
 
-def _refresh_staleness(*, registry: Registry, changed: set[int]) -> None:
-    """Verdicts for the repositories that changed; for all of them when the last is old."""
+def _refresh_staleness(*, registry: Registry, changed: set[int], everything: bool) -> None:
+    """Verdicts for the repositories that changed; for all of them when the last is old,
+    or when `everything` (GitLab's context was just refreshed: any tag may have moved)."""
     now = timezone.now()
     last = registry.staleness_refreshed_at
-    if last is None or now - last > STALENESS_FULL_REFRESH:
+    if everything or last is None or now - last > STALENESS_FULL_REFRESH:
         refresh_staleness(registry=registry, now=now)
         Registry.objects.filter(pk=registry.pk).update(staleness_refreshed_at=now)
         registry.staleness_refreshed_at = now

@@ -78,8 +78,10 @@ def write_tags(*, repo: Repository, state: RepositoryState, now: datetime) -> in
     cached: dict[str, CachedManifest] = {}
     for chunk in chunks(sorted(wanted)):
         rows = Manifest.objects.filter(repository=repo, digest__in=chunk)
-        for pk, digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS):
-            cached[digest] = CachedManifest(pk, size, created, platforms)
+        for pk, digest, size, created, platforms, revision in rows.values_list(
+            *CACHED_MANIFEST_FIELDS
+        ):
+            cached[digest] = CachedManifest(pk, size, created, platforms, revision)
     manifest_ids = _insert_manifests(repo=repo, state=state, cached=cached)
     existing: dict[str, CachedTag] = {}
     for chunk in chunks(sorted(state.tag_digests)):
@@ -110,8 +112,10 @@ def _insert_manifests(
         new_digests = [f.document.digest for f in batch]
         for chunk in chunks(new_digests):
             rows = Manifest.objects.filter(repository=repo, digest__in=chunk)
-            for pk, digest, size, created, platforms in rows.values_list(*CACHED_MANIFEST_FIELDS):
-                known[digest] = CachedManifest(pk, size, created, platforms)
+            for pk, digest, size, created, platforms, revision in rows.values_list(
+                *CACHED_MANIFEST_FIELDS
+            ):
+                known[digest] = CachedManifest(pk, size, created, platforms, revision)
     _insert_layers_and_children(fetched=[*images, *indexes], known=known)
     return {digest: item.id for digest, item in known.items()}
 
@@ -126,6 +130,7 @@ def _manifest_row(
         platforms = {
             c.platform for c in document.children if c.platform and "unknown" not in c.platform
         }
+        revisions = [c.revision for c in children if c.revision]
         return Manifest(
             repository=repo,
             digest=document.digest,
@@ -133,6 +138,7 @@ def _manifest_row(
             size=sum(c.size for c in children),
             created=max(createds) if createds else None,
             platforms=sorted(platforms),
+            revision=revisions[0] if revisions else "",
         )
     config = fetched.config
     assert document.config is not None
@@ -145,6 +151,7 @@ def _manifest_row(
         config_digest=document.config.digest,
         config_size=document.config.size,
         platforms=[config.platform] if config and config.platform else [],
+        revision=config.revision if config else "",
     )
 
 

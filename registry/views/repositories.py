@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from registry.filter_forms import filter_querystring
+from registry.gitlab.pages import connection_of, projects_by_repository
 from registry.repository_figures import RepositoryFilterForm, repository_page
 
 from .access import HtmxHttpRequest, get_registry_for_viewer
@@ -28,9 +29,14 @@ def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_viewer(request, name)
     filters = RepositoryFilterForm(request.GET).filters()
     page, rows = repository_page(registry=registry, filters=filters, number=request.GET.get("page"))
+    gitlab = connection_of(registry)
+    projects = projects_by_repository(gitlab) if gitlab else {}
+    for row in rows:  # the row is frozen; its Repository carries the project to the page
+        row.repository.gitlab_project = projects.get(row.repository.name)  # type: ignore[attr-defined]
     querystring = filter_querystring(filters)
     context = {
         "registry": registry,
+        "gitlab": gitlab,
         "filters": filters,
         "page": page,
         "repositories": rows,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from registry.forms import StalenessRulesForm
+from registry.gitlab.pages import connection_of
 from registry.models import Registry
 from registry.staleness import (
     StaleFigures,
@@ -38,9 +39,10 @@ def saved_message(*, changed: int, figures: StaleFigures) -> str:
 def edit_rules(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_admin(request, name)
     rules = rules_for(registry=registry)
+    gitlab = connection_of(registry) is not None
     preview: StaleFigures | None = None
     if request.method == "POST":
-        form = StalenessRulesForm(request.POST, instance=rules)
+        form = StalenessRulesForm(request.POST, instance=rules, gitlab=gitlab)
         try:
             if form.is_valid() and request.POST.get("action") == PREVIEW:
                 # Evaluated on the unsaved rules: nothing is written.
@@ -57,7 +59,7 @@ def edit_rules(request: HtmxHttpRequest, name: str) -> HttpResponse:
         except PatternTooSlow as exc:
             form.add_error(None, exc.message)  # nothing was saved
     else:
-        form = StalenessRulesForm(instance=rules)
+        form = StalenessRulesForm(instance=rules, gitlab=gitlab)
     return _render(request, registry=registry, form=form, preview=preview)
 
 

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from registry.filter_forms import filter_querystring
+from registry.gitlab.pages import connection_of, ties_for
 from registry.models import Registry, Tag
 from registry.pull_tracking import mark_last_pulled, pulls_tracked_since
 from registry.selection import selected_ids_among
@@ -33,6 +34,7 @@ TAG_COLUMNS = [
     Column("Media type", "media_type"),
     Column("Status"),
 ]
+GITLAB_COLUMN = Column("GitLab")  # branch, merge request, environment: GitLab registries only
 
 
 @require_GET
@@ -63,14 +65,20 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
         errors["name"], filters = exc.message, replace(filters, name="")
         page = tag_page(registry=registry, filters=filters, number=request.GET.get("page"))
         rows = list(page.object_list)
+    page_ids = [tag.pk for tag in rows]
+    gitlab = connection_of(registry)
+    ties = ties_for(page_ids) if gitlab else {}
     for tag in rows:
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
+        tag.gitlab_tie = ties.get(tag.pk)  # type: ignore[attr-defined]
     mark_last_pulled(rows, tracked_since=pulls_tracked_since(registry=registry))
-    page_ids = [tag.pk for tag in rows]
     querystring = filter_querystring(filters)
     columns = [c for c in TAG_COLUMNS if not (filters.repository and c.sort == "repository")]
+    if gitlab:
+        columns.insert(len(columns) - 1, GITLAB_COLUMN)
     context = {
         "registry": registry,
+        "gitlab": gitlab,
         "filters": filters,
         "errors": errors,
         "typed": form.typed(),
@@ -95,6 +103,8 @@ def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     tag = get_tag_for_viewer(request, pk)
     image = image_details(tag=tag)
     context = {
+        "gitlab": connection_of(tag.repository.registry),
+        "tie": ties_for([tag.pk]).get(tag.pk),
         "tag": tag,
         "registry": tag.repository.registry,
         "manifest": tag.manifest,

@@ -18,6 +18,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,8 +95,27 @@ class RewriteLinks:
     origin: str
 
 
+@dataclass(frozen=True)
+class ForwardAddingHeaders:
+    """Forward, then add these headers to the registry's answer (GitLab's /v2/ headers)."""
+
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Handle:
+    """Answer with `function(method, path, headers, body)`: (status, headers, body), or
+    None to forward as usual. For playing another registry's behaviour on top of 2.8."""
+
+    function: Callable[
+        [str, str, dict[str, str], bytes | None], tuple[int, dict[str, str], bytes] | None
+    ]
+
+
 Fault = (
     Respond
+    | ForwardAddingHeaders
+    | Handle
     | MalformedBody
     | ResetConnection
     | Delay
@@ -293,6 +313,11 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if isinstance(fault, Respond):
                 self._answer(fault.status, list(fault.headers.items()), fault.body)
                 return
+            if isinstance(fault, Handle):
+                answered = fault.function(self.command, self.path, dict(self.headers.items()), body)
+                if answered is not None:
+                    self._answer(answered[0], list(answered[1].items()), answered[2])
+                    return
             if isinstance(fault, Delay):
                 time.sleep(fault.seconds)
             try:
@@ -312,6 +337,10 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 response.read()
                 self._release_upstream(response)
                 self._answer(fault.status, [("Content-Type", "application/json")], fault.body)
+            elif isinstance(fault, ForwardAddingHeaders):
+                headers = [*_end_to_end(response), *fault.headers.items()]
+                self._answer(response.status, headers, response.read())
+                self._release_upstream(response)
             elif isinstance(fault, RewriteLinks):
                 headers = [
                     (k, _rewrite_link(v, fault.origin) if k.lower() == "link" else v)

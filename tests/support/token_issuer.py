@@ -175,6 +175,10 @@ class TokenIssuer:
         return granted
 
     def issue_token(self, username: str | None, scopes: list[str]) -> str:
+        return self.sign(username, self.granted(username, scopes))
+
+    def sign(self, username: str | None, access: list[Access]) -> str:
+        """A token granting `access` to `username`, signed as the registry expects."""
         # Rounded up: JWT times are whole seconds, and a floored `now` would cut up to a
         # second off a short lifetime (a 1 s token could die within milliseconds).
         now = math.ceil(time.time())
@@ -189,7 +193,7 @@ class TokenIssuer:
             "nbf": now,
             "exp": exp,
             "jti": uuid.uuid4().hex,
-            "access": [access.as_claim() for access in self.granted(username, scopes)],
+            "access": [item.as_claim() for item in access],
         }
         headers = {"x5c": [self._x5c], "kid": self._kid}
         return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)

@@ -13,14 +13,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devtools.demo import HOST, DemoError, DemoPorts, DemoStack, busy_ports, parse_addrport
+from devtools.demo_gitlab import seed_standin_gitlab
 from devtools.demo_seed import seed_demo_images
+from devtools.gitlab_standin import StandInGitLab
 from registry.client import RegistryClient
 from registry.events.endpoint import endpoint_config, ensure_endpoint
 from registry.management.commands.sync_registry import describe_run
+from registry.models import StalenessRules
 from registry.registries import save_registry
 from registry.sync import sync_registry
 
 DEMO_USERNAME = "demo"
+BRANCH_PATTERN = r"^review-(?P<branch>.+)-\d+$"
 # How often the running demo looks whether one of its processes has died.
 WATCH_INTERVAL = 0.5
 
@@ -83,6 +87,8 @@ class Command(BaseCommand):
         notifications = [self._notifications(stack)] if serve else None
         registry = stack.start_registry(notifications=notifications)
         self.stdout.write(f"Registry: {registry.url} (data in {stack.workdir / 'registry'})")
+        gitlab = stack.start_gitlab()
+        self.stdout.write(f"GitLab:   {gitlab.url} (a stand-in API with made-up data)")
         if serve:
             redis = stack.start_redis()
             self.stdout.write(f"Redis:    {redis.url}")
@@ -91,7 +97,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Worker and beat: logs in {stack.workdir}/worker.log, beat.log")
             stack.start_web()
         # Only now, with every process started here and answering as ours.
-        self._prepare(registry.url, options)
+        self._prepare(registry.url, gitlab, options)
         password = self._demo_login()
         web_url = stack.ports.web_url
         self.stdout.write(
@@ -105,7 +111,7 @@ class Command(BaseCommand):
             self.stdout.write("Ctrl-C stops the demo and every process it started.")
             self._watch(stack)
 
-    def _prepare(self, url: str, options: dict[str, Any]) -> None:
+    def _prepare(self, url: str, gitlab: StandInGitLab, options: dict[str, Any]) -> None:
         with RegistryClient(url) as client:
             if not client.list_repositories():
                 self.stdout.write("Seeding demo images…")
@@ -117,7 +123,21 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Pushed {summary.tags} tags in {len(summary.repositories)} repositories."
                 )
-        registry, _ = save_registry(name="demo", url=url)
+            stand_in = seed_standin_gitlab(gitlab=gitlab, client=client)
+        # The registry has no auth: the token only reaches the stand-in GitLab.
+        registry, _ = save_registry(
+            name="demo",
+            url=url,
+            username="demo",
+            password=stand_in.token,
+            gitlab_url=gitlab.url,
+            gitlab_group=stand_in.group,
+            gitlab_projects=stand_in.projects,
+        )
+        # The branch in a review tag's name, for images whose commit GitLab cannot place.
+        StalenessRules.objects.get_or_create(
+            registry=registry, defaults={"branch_pattern": BRANCH_PATTERN}
+        )
         self.stdout.write(describe_run(sync_registry(registry=registry)))
 
     def _notifications(self, stack: DemoStack) -> dict[str, Any]:

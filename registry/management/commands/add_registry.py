@@ -9,7 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.client import RegistryError
 from registry.connect import client_for
-from registry.models import Registry
+from registry.gitlab.errors import GitLabError
+from registry.gitlab.token_check import TokenCheck, check_connection
+from registry.models import GitLabConnection, Registry
 from registry.registries import PASSWORD_CLEARED_NOTE, save_registry
 
 
@@ -19,6 +21,18 @@ def command_line_actor() -> str:
         return f"{getpass.getuser()} (command line)"
     except (OSError, KeyError):  # no login name in a bare container
         return "command line"
+
+
+BROWSE_OK = "The token can browse the repositories, branches, merge requests and environments."
+DELETE_OK = "The token can delete images."
+
+
+def cannot_browse_message(problems: list[str]) -> str:
+    return "Saved, but the token cannot browse this GitLab: " + " ".join(problems)
+
+
+def cannot_delete_message(problems: list[str]) -> str:
+    return "Browsing works; deleting will not: " + " ".join(problems)
 
 
 class Command(BaseCommand):
@@ -44,6 +58,27 @@ class Command(BaseCommand):
             help="Sync only these repositories (repeatable): for credentials that may not read "
             "the catalog, such as GitLab's for non-administrators.",
         )
+        parser.add_argument(
+            "--gitlab",
+            metavar="GITLAB_URL",
+            help="Find the repositories through this GitLab (e.g. https://gitlab.example.com) "
+            "and know each image's branch, merge request and environment. The password is "
+            "then a GitLab access token (personal, group or project), used on both sides.",
+        )
+        parser.add_argument(
+            "--gitlab-group",
+            default="",
+            metavar="GROUP_PATH",
+            help="The group whose repositories (subgroups included) are synced.",
+        )
+        parser.add_argument(
+            "--gitlab-project",
+            action="append",
+            dest="gitlab_projects",
+            default=[],
+            metavar="PROJECT_PATH",
+            help="A project whose repositories are synced (repeatable).",
+        )
         parser.add_argument("--no-check", action="store_true", help="Do not contact the registry.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,6 +96,9 @@ class Command(BaseCommand):
                 ca_bundle=options["ca_bundle"],
                 repositories=options["repositories"],
                 actor=command_line_actor(),
+                gitlab_url=options["gitlab"],
+                gitlab_group=options["gitlab_group"],
+                gitlab_projects=options["gitlab_projects"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
@@ -69,6 +107,7 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(PASSWORD_CLEARED_NOTE + " (--password-stdin)"))
         if options["no_check"]:
             return
+        self._check_gitlab(registry)
         try:
             with client_for(registry) as client:
                 client.check()
@@ -76,3 +115,20 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"Saved, but the registry check failed: {exc}"))
             return
         self.stdout.write(self.style.SUCCESS(f"{registry.url} answers the registry API."))
+
+    def _check_gitlab(self, registry: Registry) -> None:
+        """What the token can do on GitLab, in plain words; refuses a token that cannot browse."""
+        connection = GitLabConnection.objects.filter(registry=registry).first()
+        if connection is None:
+            return
+        try:
+            check: TokenCheck = check_connection(connection=connection)
+        except GitLabError as exc:
+            raise CommandError(f"Saved, but GitLab could not check the token: {exc}") from exc
+        if not check.can_browse:
+            raise CommandError(cannot_browse_message(check.problems))
+        self.stdout.write(self.style.SUCCESS(BROWSE_OK))
+        if check.can_delete:
+            self.stdout.write(self.style.SUCCESS(DELETE_OK))
+        else:
+            self.stderr.write(self.style.WARNING(cannot_delete_message(check.problems)))
