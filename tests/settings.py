@@ -20,3 +20,6 @@ REGISTRY_MAX_RETRIES = 2
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: the Celery worker tests run a worker in another process.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# Outermost, so that a test can wait until the live server has finished every request.
+MIDDLEWARE = ["tests.support.live_requests.CountRequestsInFlight", *MIDDLEWARE]  # noqa: F405

@@ -20,6 +20,7 @@ from registry.client import RegistryClient
 from registry.events.endpoint import endpoint_config, ensure_endpoint
 from registry.models import EventEndpoint, Registry
 from registry.registries import save_registry
+from tests.support.live_requests import wait_for_no_requests_in_flight
 
 WAIT_SECONDS = 15.0
 # The registry tries a failing endpoint again this soon (distribution's `backoff`).
@@ -102,3 +103,4 @@ def _notifying(tmp_path: Path, *, base_url: str) -> Iterator[NotifyingRegistry]:
     finally:
         notifying.client.close()
         notifying.local.stop()
+        wait_for_no_requests_in_flight()
