@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -20,3 +22,16 @@ def lockout_duration(value: timedelta) -> str:
     if minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+JUST_NOW = "just now"
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """ "just now" within a minute (never "0 minutes ago"), else "3 hours ago"."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return JUST_NOW
+    return f"{timesince(value)} ago"
