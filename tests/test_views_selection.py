@@ -5,6 +5,8 @@ The `registry` (main) and `web` (acme/web) fixtures are in tests/conftest.py.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -476,3 +478,16 @@ def test_without_htmx_an_expired_session_redirects_as_before(client: Client, reg
     response = client.get(url("selection"))
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/registries/main/selection/"
+
+
+def test_the_selection_page_sorts_by_its_column_headers(
+    client: Client, viewer, registry, tags
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(viewer)
+    add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in tags])
+    html = client.get(url("selection") + "?sort=-name").content.decode()
+    names = re.findall(r'<td><a href="/tags/\d+/">([^<]+)</a></td>', html)
+    assert names == sorted(names, reverse=True)
+    assert 'aria-sort="descending"' in html
+    assert f'href="{url("selection")}?sort=name"' in html  # click again: flip
+    assert f'href="{url("selection")}?sort=-size"' in html  # sizes: biggest first
