@@ -2,8 +2,9 @@
 
 Every change answers an HTMX request with the selection bar (`#selection-bar`,
 swapped outerHTML) and, without HTMX, redirects back to `next`. Selecting is
-harmless, so every viewer may; the bar offers "Preview deletion" only to those
-who may delete.
+harmless, so every viewer may; but a selection is only good for planning a
+deletion, so the tag pages show their selection controls (and the bar) only to
+those who may delete (selection_bar.may_select).
 
 When a change is not what the clicked checkbox already shows (a whole page,
 everything matching, a clear, a refused or explicit toggle), the response also
