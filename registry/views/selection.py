@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -199,6 +200,7 @@ def _respond(
         "tags", args=[registry.name]
     )
     response = render(request, "registry/_selection_bar.html", context)
+    add_never_cache_headers(response)
     if announce:
         response = trigger_client_event(
             response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}
