@@ -475,6 +475,36 @@ def _write(changed: dict[StoredVerdict, list[int]]) -> None:
                 Tag.objects.filter(pk__in=chunk).update(**fields)
 
 
+def judge_repositories(
+    *,
+    registry: Registry,
+    rules: StalenessRules,
+    now: datetime,
+    repository_ids: Iterable[int],
+    budget: Budget | None = None,
+) -> Iterator[tuple[int, dict[int, Verdict]]]:
+    """Each repository's id and the verdicts `rules` (saved or not) give its tags, by tag id.
+
+    Writes nothing: the verdicts of a cleanup policy's own rules (registry.policies).
+    Raises PatternTooSlow when the rules' patterns use up `budget`.
+    """
+    budget = budget or Budget(RULES_BUDGET_SECONDS)
+    repository_ids = list(repository_ids)
+    tracked_since = _tracked_since(registry=registry, rules=rules)
+    ties = RegistryTies.load(
+        registry=registry, rules=rules, budget=budget, repository_ids=repository_ids
+    )
+    rows = _tags_by_repository(registry=registry, repository_ids=repository_ids, stored_fields=[])
+    for repository_id, facts, _ in rows:
+        facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
+        yield (
+            repository_id,
+            evaluate_tags(
+                rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
+            ),
+        )
+
+
 # -- figures for the rules page ----------------------------------------------------
 
 
