@@ -356,3 +356,32 @@ def test_list_policies(reviews) -> None:
     line = out.getvalue().splitlines()[1]
     assert line.split()[:3] == ["weekly", "local", "propose"]
     assert "Fridays at 07:30" in line
+
+
+# -- the audit log -----------------------------------------------------------------------------
+
+
+def test_the_audit_log_names_the_policy_and_who_approved(reviews, janitor) -> None:
+    from registry.audit import AuditFilters, filter_items
+    from registry.audit_exports import audit_rows
+
+    applying = make_policy(
+        reviews, name="apply-api", include_patterns=["^acme/api$"], mode="apply",
+        max_repository_percent=100,
+    )  # fmt: skip
+    proposing = make_policy(reviews, include_patterns=["^acme/web$"])
+    run_policy(policy=applying, trigger=Trigger.SCHEDULE)
+    approve_proposal(run=run_policy(policy=proposing, trigger=Trigger.SCHEDULE), actor=janitor)
+
+    rows = {row["tag"]: row for row in audit_rows(filter_items(AuditFilters()))}
+
+    assert (rows["build-0"]["policy"], rows["build-0"]["applied_by_schedule"]) == (
+        "apply-api",
+        True,
+    )
+    assert rows["build-0"]["confirmed_by"] == SCHEDULE_ACTOR
+    assert (rows["review-1"]["policy"], rows["review-1"]["confirmed_by"]) == (
+        "weekly",
+        "jan-janitor",
+    )
+    assert rows["review-1"]["applied_by_schedule"] is False
