@@ -29,6 +29,7 @@ from .policies.notices import (
     give_up,
     notices_for_batch,
     notices_for_run,
+    stalled_notices,
 )
 from .policies.run import run_policy
 from .policies.schedule import claim_due_policies
@@ -174,6 +175,9 @@ def run_due_policies() -> int:
     claimed = claim_due_policies(now=timezone.now())
     for policy_id in claimed:
         run_policy_task.delay(policy_id, PolicyRun.Trigger.SCHEDULE)
+    # Notices whose task was lost (the queue was down when they were made) go again.
+    for notice_id in stalled_notices(now=timezone.now()):
+        deliver_policy_notice_task.delay(notice_id)
     return len(claimed)
 
 

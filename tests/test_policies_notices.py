@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -13,7 +14,8 @@ from registry import tasks
 from registry.deletion.run import execute_batch
 from registry.models import CleanupPolicy, PolicyNotice, PolicyRun
 from registry.policies.approval import approve_proposal
-from registry.policies.notices import notice_text
+from registry.policies.notices import notice_text, notices_for_run
+from registry.policies.run import run_policy
 from tests.support.capture_server import CaptureServer
 from tests.test_policies import make_policy, reviews  # noqa: F401 (a fixture)
 
@@ -160,3 +162,41 @@ def test_applied_by_the_schedule_says_so(reviews) -> None:  # noqa: F811
     _, text = notice_text(run=run, kind=Kind.FINISHED)
 
     assert "Applied by the schedule." in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_is_down_loses_the_notice_not_the_run(reviews, webhook) -> None:  # noqa: F811
+    from django.core.management import call_command
+
+    from tests.support.fixtures import tasks_sent_to
+
+    with_webhook(make_policy(reviews, include_patterns=["^acme/web$"]), webhook)
+    out = io.StringIO()
+
+    with tasks_sent_to("redis://127.0.0.1:1/0"):
+        call_command("run_policy", "weekly", stdout=out)
+
+    assert "is proposed; nothing has been deleted" in out.getvalue()
+    assert PolicyRun.objects.get().status == PolicyRun.Status.PROPOSED
+    assert PolicyNotice.objects.get().state == PolicyNotice.State.PENDING
+
+
+def test_a_notice_whose_task_was_lost_is_sent_by_the_next_look_for_due_policies(
+    reviews,  # noqa: F811
+    webhook,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from registry.policies.notices import NOTICE_PATIENCE
+
+    policy = with_webhook(make_policy(reviews, include_patterns=["^acme/web$"]), webhook)
+    run = run_policy(policy=policy, trigger=PolicyRun.Trigger.CLI)
+    notices_for_run(run=run)  # made, and never handed to a worker
+    PolicyNotice.objects.update(created_at=timezone.now() - NOTICE_PATIENCE - timedelta(1))
+
+    tasks.run_due_policies()
+
+    assert PolicyNotice.objects.get().state == PolicyNotice.State.SENT
+    assert len(webhook.posted) == 1

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from registry.enqueue import POLICY_NOT_SENT_MESSAGE
 from registry.forms import INVALID_EMAIL_MESSAGE
 from registry.models import CleanupPolicy, DeletionBatch, PolicyRun
 from registry.policies.approval import NOT_A_PROPOSAL_MESSAGE
@@ -17,6 +18,7 @@ from registry.policies.run import run_policy
 from registry.user_patterns import PATTERN_TOO_SLOW_MESSAGE
 from registry.views.policies import APPROVED_MESSAGE
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
+from tests.support.fixtures import tasks_sent_to
 from tests.test_user_patterns import SLOW, TRAP
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +244,31 @@ def test_run_now_hands_the_policy_to_a_worker(
         client.post(reverse("policy_run_now", args=["weekly"]))
 
     assert PolicyRun.objects.filter(trigger=PolicyRun.Trigger.MANUAL).count() == 1
+
+
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_while_the_queue_is_down_says_so(client: Client, proposal, janitor) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(janitor)
+
+    with tasks_sent_to(DEAD_BROKER):
+        response = client.post(reverse("policy_run_now", args=["weekly"]), follow=True)
+
+    assert POLICY_NOT_SENT_MESSAGE.format(name="weekly") in text(response)
+    assert PolicyRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approving_while_the_queue_is_down_keeps_the_approval_and_says_so(
+    client: Client, proposal, janitor
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(janitor)
+
+    with tasks_sent_to(DEAD_BROKER):
+        response = client.post(reverse("policy_approve", args=[proposal.pk]), follow=True)
+
+    assert "no worker has it yet" in text(response)
+    batch = DeletionBatch.objects.get(pk=proposal.batch_id)
+    assert (batch.status, batch.confirmed_by_username) == ("queued", "jan-janitor")

@@ -13,6 +13,7 @@ line or page shows it (only the host's answer, or the kind of error).
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -60,6 +61,19 @@ def _create(*, run: PolicyRun, kind: str) -> list[PolicyNotice]:
     if policy.webhook_url_encrypted:
         channels.append(Channel.WEBHOOK)
     return [PolicyNotice.objects.create(run=run, kind=kind, channel=c) for c in channels]
+
+
+# A notice never tried this long after it was made lost its task (the queue was down).
+NOTICE_PATIENCE = timedelta(minutes=10)
+
+
+def stalled_notices(*, now: datetime) -> list[int]:
+    """Notices no worker has tried since long enough: their task was lost."""
+    return list(
+        PolicyNotice.objects.filter(
+            state=PolicyNotice.State.PENDING, attempts=0, created_at__lt=now - NOTICE_PATIENCE
+        ).values_list("pk", flat=True)
+    )
 
 
 def deliver_notice(*, notice: PolicyNotice) -> None:
