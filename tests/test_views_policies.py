@@ -72,13 +72,15 @@ def proposal(registry, stale_web) -> PolicyRun:  # type: ignore[no-untyped-def]
     ("name", "method", "args"), [("policy_add", "get", []), ("policy_edit", "get", ["weekly"])]
 )
 def test_only_registry_admins_write_policies(
-    client: Client, proposal, viewer, janitor, name, method, args
+    client: Client, proposal, viewer, janitor, registry_admin, name, method, args
 ) -> None:  # type: ignore[no-untyped-def]
     url = reverse(name, args=args)
     assert getattr(client, method)(url).status_code == 302  # to the login
     for user in (viewer, janitor):
         client.force_login(user)
         assert getattr(client, method)(url).status_code == 403
+    client.force_login(registry_admin)
+    assert getattr(client, method)(url).status_code == 200
 
 
 def test_viewers_read_policies_and_history_but_approve_nothing(
