@@ -7,6 +7,7 @@ since the previous run): one click, the reason prefilled from the policy.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -99,7 +100,7 @@ def _edit(
             reschedule(policy=unsaved, now=timezone.now())
             messages.success(request, saved_message(unsaved, covered))
             return redirect("policy_detail", name=unsaved.name)
-    context = {"form": form, "policy": policy}
+    context = {"form": form, "policy": policy, "time_zone": settings.TIME_ZONE}
     return render_page(request, FORM_TEMPLATE, context)
 
 
