@@ -11,6 +11,10 @@ from django.utils import timezone
 
 from .cache import Registry
 
+# Who plans and confirms what a cleanup policy does on its own. Django usernames cannot
+# hold parentheses, so no person can be mistaken for it.
+SCHEDULE_ACTOR = "(schedule)"
+
 
 class AuditLogIsAppendOnly(Exception):
     """Raised on any attempt to change a finished audit row or to delete one."""
@@ -113,13 +117,21 @@ class DeletionBatch(AppendOnlyModel):
 
     OPEN_STATUSES = (Status.PLANNED, Status.QUEUED, Status.RUNNING)
     # Who planned it, from where and when: never rewritten, even while it is open.
-    FIXED_FIELDS = ("planned_by", "planned_by_username", "planned_at", "registry_name", "source")
+    FIXED_FIELDS = (
+        "planned_by",
+        "planned_by_username",
+        "planned_at",
+        "registry_name",
+        "source",
+        "policy_name",
+    )
     # Who confirmed it, when and why: never rewritten once recorded.
     CONFIRMATION_FIELDS = ("confirmed_by_username", "confirmed_at", "reason")
 
     class Source(models.TextChoices):
         WEB = "web", "Dashboard"
         CLI = "cli", "Command line"
+        POLICY = "policy", "Cleanup policy"
 
     # No database constraint: deleting a registry or a user must not touch history.
     registry = models.ForeignKey(
@@ -140,6 +152,8 @@ class DeletionBatch(AppendOnlyModel):
     confirmed_by_username = models.CharField(max_length=150, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     reason = models.TextField(blank=True)
+    # The cleanup policy whose run planned the batch (by name, as the record outlives it).
+    policy_name = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
     planned_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -198,6 +212,11 @@ class DeletionBatch(AppendOnlyModel):
     @property
     def is_finished(self) -> bool:
         return not self.is_open
+
+    @property
+    def applied_by_schedule(self) -> bool:
+        """Confirmed by a policy within its caps, not by a person."""
+        return self.confirmed_by_username == SCHEDULE_ACTOR
 
     @property
     def duration_seconds(self) -> float | None:
