@@ -33,12 +33,11 @@ def page_width(page: Page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth"))
 
 
-def elements_wider_than_the_screen(page: Page) -> list[str]:
+def elements_wider_than_the_screen(page: Page, width: int) -> list[str]:
     """The elements that reach past the right edge of the screen (to say what overflows)."""
     return list(
         page.evaluate(
-            """() => {
-              const width = document.documentElement.clientWidth;
+            """(width) => {
               const found = [];
               for (const element of document.querySelectorAll("body *")) {
                 const box = element.getBoundingClientRect();
@@ -61,6 +60,7 @@ def elements_wider_than_the_screen(page: Page) -> list[str]:
                 }
               }
               return found.slice(0, 8);
-            }"""
+            }""",
+            width,
         )
     )

@@ -69,7 +69,7 @@ def assert_fits(page: Page, screen: Screen, what: str) -> None:
     width = page_width(page)
     assert width <= screen.width, (
         f"{what} is {width} px wide on a {screen.width} px screen: "
-        f"{elements_wider_than_the_screen(page)}"
+        f"{elements_wider_than_the_screen(page, screen.width)}"
     )
 
 
@@ -175,8 +175,11 @@ def test_preview_batch_and_audit_tables_stay_readable(
         expect(name).to_be_visible()
         box = name.bounding_box()
         assert box is not None
-        # A name of 50 characters wraps into at most three lines, at - _ . or /.
+        # Wrapped between its words (after - _ . or /), never a few letters a line.
         line_height = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
-        assert box["height"] <= 3.2 * line_height, f"{path}: {box['height']} px tall"
-        assert box["width"] >= min(0.5 * screen.width, 300), f"{path}: {box['width']} px wide"
+        lines = round(box["height"] / line_height)
+        letters = len(name.inner_text().strip())
+        assert letters / lines >= 12, f"{path}: {letters} letters on {lines} lines"
+        if screen.is_phone:
+            assert box["width"] >= 0.8 * screen.width, "the name has a line of its own"
         assert_fits(page, screen, path)
