@@ -53,6 +53,7 @@ from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, Registry
 from registry.pull_tracking import mark_items_last_pulled, pulls_tracked_since
+from registry.sync_health import PREVIEW_WARNING
 
 from .access import (
     HtmxHttpRequest,
@@ -242,6 +243,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         if batch.status == Status.PLANNED and not actionable
         else "",
         "reclaimable_note": RECLAIMABLE_NOTE,
+        "cache_warning": PREVIEW_WARNING,
         "duration": duration_text(batch.duration_seconds),
         "gc_command": GC_COMMAND,
         "gc_explanation": GC_EXPLANATION,
