@@ -115,8 +115,11 @@ def plan_deletion(
     actor: AbstractBaseUser,
     reason: str = "",
     source: str = DeletionBatch.Source.WEB,
+    retry_of: DeletionBatch | None = None,
 ) -> DeletionBatch:
     """Save a planned batch for `tags` (the registry's), with each tag's action.
+
+    `retry_of`: the batch whose failed tags these are (registry.deletion.retry).
 
     Raises ValueError with NOTHING_SELECTED_MESSAGE when `tags` is empty.
     """
@@ -142,6 +145,7 @@ def plan_deletion(
             planned_by_username=actor.get_username(),
             source=source,
             reason=reason,
+            retry_of=retry_of,
         )
         _save_items(batch=batch, selected=selected, decisions=decisions, holders=holders)
         _count_plan(batch=batch, selected=selected, decisions=decisions)

@@ -106,7 +106,14 @@ class DeletionBatch(AppendOnlyModel):
 
     OPEN_STATUSES = (Status.PLANNED, Status.QUEUED, Status.RUNNING)
     # Who planned it, from where and when: never rewritten, even while it is open.
-    FIXED_FIELDS = ("planned_by", "planned_by_username", "planned_at", "registry_name", "source")
+    FIXED_FIELDS = (
+        "planned_by",
+        "planned_by_username",
+        "planned_at",
+        "registry_name",
+        "source",
+        "retry_of",
+    )
     # Who confirmed it, when and why: never rewritten once recorded.
     CONFIRMATION_FIELDS = ("confirmed_by_username", "confirmed_at", "reason")
 
@@ -130,6 +137,10 @@ class DeletionBatch(AppendOnlyModel):
         related_name="+",
     )
     planned_by_username = models.CharField(max_length=150)
+    # A plan of the tags an earlier batch failed or never attempted ("Retry failed").
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
+    )
     confirmed_by_username = models.CharField(max_length=150, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     reason = models.TextField(blank=True)

@@ -49,6 +49,7 @@ from registry.deletion.batches import (
 )
 from registry.deletion.lease import is_waiting_for_a_worker, lease_has_expired
 from registry.deletion.plan import plan_deletion
+from registry.deletion.retry import RetryError, plan_retry, retry_count
 from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, Registry
@@ -167,6 +168,18 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def batch_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """*Retry failed*: plan a finished batch's failed and not-attempted tags again."""
+    batch = get_batch_for_deleter(request, pk)
+    try:
+        retry = plan_retry(batch=batch, actor=request.user)  # type: ignore[arg-type]
+    except RetryError as exc:
+        messages.error(request, exc.message)
+        return _redirect(request, reverse("batch", args=[batch.pk]))
+    return _redirect(request, reverse("batch", args=[retry.pk]))
+
+
+@require_POST
 def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Discard a plan (back to the selection), or ask a running batch to stop."""
     batch = get_batch_for_deleter(request, pk)
@@ -252,6 +265,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
         "waiting_for_a_worker": is_waiting_for_a_worker(batch),
+        "retry_count": retry_count(batch),
         "hand_over": HAND_OVER,
     }
 
