@@ -35,6 +35,7 @@ from registry.sync import sync_registry
 from registry.views.deletions import (
     BATCH_FINISHED_EVENT,
     BATCH_PAGE_SIZE,
+    BATCH_PROGRESSED_EVENT,
     CANCEL_REQUESTED_MESSAGE,
     DISCARDED_MESSAGE,
     HAND_OVER,
@@ -457,13 +458,47 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):  # type:
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="batch-progress"')
     assert 'hx-trigger="every 1s"' in html
-    assert f'hx-get="{batch_url(batch, "batch_progress")}"' in html
+    assert f'hx-get="{batch_url(batch, "batch_progress")}?done=1"' in html
     assert "<progress" in html
     assert "1 of 4" in html
     assert "<dt>Deleted</dt><dd>1</dd>" in html  # counted from the items
     assert "Not attempted" not in html  # only once the batch has ended
     assert "acme/web" in html
     assert "Cancel" in html
+
+
+def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(  # type: ignore[no-untyped-def]
+    client, viewer, registry
+):
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position__lte=2).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+    url = batch_url(batch, "batch_progress")
+
+    behind = client.get(f"{url}?done=1", **HTMX)
+    current = client.get(f"{url}?done=2", **HTMX)
+
+    assert BATCH_PROGRESSED_EVENT in behind.get("HX-Trigger-After-Settle", "")
+    assert f'hx-get="{url}?done=2"' in behind.content.decode()
+    assert BATCH_PROGRESSED_EVENT not in current.get("HX-Trigger-After-Settle", "")
+
+
+def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, registry):  # type: ignore[no-untyped-def]
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position=1).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+
+    page = client.get(batch_url(batch)).content.decode()
+    items = client.get(f"{batch_url(batch)}?outcome=pending", **HTMX).content.decode()
+
+    region = page[page.index('<section id="batch-items"') :]
+    assert f'hx-trigger="{BATCH_PROGRESSED_EVENT} from:body' in region
+    assert items.lstrip().startswith('<section id="batch-items"')
+    assert f"{BATCH_PROGRESSED_EVENT} from:body" in items  # still following
+    assert "outcome=pending" in items  # with its filters
+    assert items.count('class="badge outcome-pending"') == 2
 
 
 def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):  # type: ignore[no-untyped-def]

@@ -69,6 +69,8 @@ TEMPLATE = "registry/batch.html"
 BATCH_PAGE_SIZE = 200
 # Sent when the progress poll sees the batch finished: the items table reloads.
 BATCH_FINISHED_EVENT = "batch-finished"
+# Sent when a poll sees more tags done than the page showed: the items table follows.
+BATCH_PROGRESSED_EVENT = "batch-progressed"
 # The confirm form's button that hands a confirmed batch to a worker again.
 HAND_OVER = "hand-over"
 
@@ -204,6 +206,8 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The progress region, polled every second while the batch is queued or running.
 
+    The poll says how many tags the page shows done (`?done=`); when more are, the page
+    is told to reload its items table too, so rows and counts follow the header.
     Once it is not, the region comes back as the summary with 286, which stops the
     polling, and the page is told to reload its items (their outcomes are final).
     """
@@ -211,6 +215,9 @@ def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = _status_context(batch)
     response = render(request, f"{TEMPLATE}#progress", context)
     if context["polling"]:
+        if request.GET.get("done") != str(context["progress"].done):
+            # The page showed fewer tags done: its items table reloads with this region.
+            trigger_client_event(response, BATCH_PROGRESSED_EVENT, after="settle")
         return response
     stopped = HttpResponseStopPolling(response.content)
     return trigger_client_event(stopped, BATCH_FINISHED_EVENT, after="settle")
@@ -264,6 +271,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "nothing_deleted_note": NOTHING_DELETED_NOTE,
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
+        "progressed_event": BATCH_PROGRESSED_EVENT,
         "waiting_for_a_worker": is_waiting_for_a_worker(batch),
         "retry_count": retry_count(batch),
         "hand_over": HAND_OVER,
