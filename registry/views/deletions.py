@@ -33,9 +33,6 @@ from django_htmx.http import (
 from registry import selection
 from registry.deletion.batches import (
     ALREADY_FINISHED_MESSAGE,
-    GC_COMMAND,
-    GC_EXPLANATION,
-    GC_UNTAGGED_WARNING,
     NOTHING_TO_DO_MESSAGE,
     ConfirmationError,
     actionable_count,
@@ -47,6 +44,7 @@ from registry.deletion.batches import (
     saved_progress,
     typed_count_message,
 )
+from registry.deletion.garbage import gc_hint
 from registry.deletion.lease import is_waiting_for_a_worker, lease_has_expired
 from registry.deletion.plan import plan_deletion
 from registry.deletion.retry import RetryError, plan_retry, retry_count
@@ -265,9 +263,8 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "reclaimable_note": RECLAIMABLE_NOTE,
         "cache_warning": PREVIEW_WARNING,
         "duration": duration_text(batch.duration_seconds),
-        "gc_command": GC_COMMAND,
-        "gc_explanation": GC_EXPLANATION,
-        "gc_untagged_warning": GC_UNTAGGED_WARNING,
+        # How to free the disk: only a finished batch's summary says it.
+        "gc": None if polling else gc_hint(Registry.objects.filter(pk=batch.registry_id).first()),
         "nothing_deleted_note": NOTHING_DELETED_NOTE,
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
