@@ -124,7 +124,7 @@ class Column:
 
     @property
     def label_lines(self) -> tuple[str, ...]:
-        """The label in two lines, "14–30" over "days", so that labels stay legible
+        """The label in two lines, "3-6" over "months", so that labels stay legible
         (12 px or more) without running into each other on a narrow screen."""
         return tuple(self.label.rsplit(" ", 1))
 

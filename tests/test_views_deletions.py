@@ -805,9 +805,12 @@ def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(  # 
     ("url", "kind", "details", "says", "command"),
     [
         ("http://registry:5000", "distribution", {}, GC_EXPLANATION, GC_COMMAND),
-        ("https://registry.example.com", "distribution", {}, GC_BINARY_EXPLANATION, GC_BINARY_COMMAND),
-        ("https://registry.gitlab.example.com", "gitlab", {}, "GitLab runs garbage collection; ask your administrator", ""),
-        ("https://registry.gitlab.example.com", "gitlab", {"database": True}, "GitLab runs garbage collection", ""),
+        ("https://registry.example.com", "distribution", {}, GC_BINARY_EXPLANATION,
+         GC_BINARY_COMMAND),
+        ("https://gitlab.example.com", "gitlab", {},
+         "GitLab runs garbage collection; ask your administrator", ""),
+        ("https://gitlab.example.com", "gitlab", {"database": True},
+         "GitLab runs garbage collection", ""),
     ],
     ids=["compose", "registry binary", "gitlab", "gitlab with its database"],
 )  # fmt: skip
