@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .models import Registry, SyncRun
+from .models import Registry, SyncRun, Tag
 from .sync_requests import without_credentials
 
 UNKNOWN_ERROR = "The sync stopped without saying why."
@@ -19,6 +19,11 @@ PREVIEW_WARNING = (
     "of date. Nothing is deleted on its word alone: just before each delete the registry "
     "is read again, and a tag that changed since is skipped."
 )
+
+NEVER_SYNCED_MESSAGE = (
+    "{name} has never been synced: its tags show here once a sync has read the registry."
+)
+EMPTY_REGISTRY_MESSAGE = "{name} holds no tags: the last sync found none."
 
 # Runs that read the registry: a partial one read all but some repositories.
 GOOD_STATUSES = (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)
@@ -45,3 +50,13 @@ def sync_trouble(*, registry: Registry) -> SyncTrouble | None:
         failed_at=last.finished_at or last.started_at,
         last_good_at=(good.finished_at or good.started_at) if good else None,
     )
+
+
+def empty_cache_message(*, registry: Registry) -> str:
+    """Why a listing of the registry is empty when the cache holds none of its tags (never
+    synced, or synced and empty); "" when it holds some, and filters explain the rest."""
+    if Tag.objects.filter(repository__registry=registry).exists():
+        return ""
+    if SyncRun.objects.filter(registry=registry, status__in=GOOD_STATUSES).exists():
+        return EMPTY_REGISTRY_MESSAGE.format(name=registry.name)
+    return NEVER_SYNCED_MESSAGE.format(name=registry.name)

@@ -14,7 +14,12 @@ from django.utils.html import escape
 
 from registry.deletion.plan import plan_deletion
 from registry.models import Registry, SyncRun, Tag
-from registry.sync_health import PREVIEW_WARNING, sync_trouble
+from registry.sync_health import (
+    EMPTY_REGISTRY_MESSAGE,
+    NEVER_SYNCED_MESSAGE,
+    PREVIEW_WARNING,
+    sync_trouble,
+)
 from tests.factories import RegistryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +142,43 @@ def test_a_preview_after_a_good_sync_has_no_warning(client: Client, janitor, reg
     html = client.get(reverse("batch", args=[batch.pk])).content.decode()
 
     assert escape(PREVIEW_WARNING) not in html
+
+
+# -- an empty listing says why ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["tags", "stale"])
+def test_a_never_synced_registry_says_so_instead_of_no_tag_matches(
+    client: Client, janitor, registry: Registry, page: str
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(janitor)
+
+    html = client.get(reverse(page, args=["main"]), {"name": "review"}).content.decode()
+
+    assert escape(NEVER_SYNCED_MESSAGE.format(name="main")) in html
+    assert "Sync it from the dashboard" in html
+    assert "No tag matches these filters" not in html
+
+
+def test_a_registry_synced_empty_says_it_holds_no_tags(
+    client: Client, viewer, registry: Registry
+) -> None:  # type: ignore[no-untyped-def]
+    sync_run(registry, SyncRun.Status.SUCCEEDED, ago=timedelta(minutes=2))
+    client.force_login(viewer)
+
+    html = client.get(reverse("stale", args=["main"])).content.decode()
+
+    assert escape(EMPTY_REGISTRY_MESSAGE.format(name="main")) in html
+    assert "Sync it from the dashboard" not in html  # viewers may not sync
+    assert "No tag matches these filters" not in html
+
+
+def test_filters_that_match_nothing_in_a_filled_registry_still_say_so(
+    client: Client, viewer, registry: Registry, web
+) -> None:  # type: ignore[no-untyped-def]
+    TagFactory(manifest__repository=web, name="latest")
+    client.force_login(viewer)
+
+    html = client.get(reverse("tags", args=["main"]), {"name": "nothing-like-it"}).content.decode()
+
+    assert "No tag matches these filters." in html

@@ -238,7 +238,7 @@ def test_the_stale_view_preselects_only_stale_in_its_select_all(
 def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
-    assert "No tags here yet" in html
+    assert "main has never been synced" in html
     assert "Select all" not in html
 
 

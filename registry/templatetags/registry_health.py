@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from registry.models import Registry
-from registry.sync_health import SyncTrouble, sync_trouble
+from registry.sync_health import SyncTrouble, empty_cache_message, sync_trouble
 
 register = template.Library()
 
@@ -16,3 +16,9 @@ def sync_trouble_of(registry: Registry | None) -> SyncTrouble | None:
     if not isinstance(registry, Registry) or registry.pk is None:
         return None
     return sync_trouble(registry=registry)
+
+
+@register.simple_tag
+def empty_cache_message_of(registry: Registry) -> str:
+    """`{% empty_cache_message_of registry as message %}`: for an empty listing."""
+    return empty_cache_message(registry=registry)
