@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make to set up rows happen outside any request, which Django allows with this flag.
@@ -37,6 +38,11 @@ class Screen:
     def picture(self, name: str) -> str:
         """A screenshot's file name: "tags.png" on the desktop, "tags-phone.png" on a phone."""
         return name if not self.is_phone else name.replace(".png", "-phone.png")
+
+    def screenshot(self, page: Page, folder: Path, name: str) -> None:
+        """The whole page on a desktop; on a phone what the screen shows (with the bars
+        that stick to its edges where they stick)."""
+        page.screenshot(path=str(folder / self.picture(name)), full_page=not self.is_phone)
 
 
 DESKTOP = Screen("desktop", 1366, 768, {"viewport": {"width": 1366, "height": 768}})

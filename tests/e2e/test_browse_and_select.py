@@ -49,7 +49,7 @@ def test_find_stale_review_images_select_all_across_pages(
     log_in(page, live_server, janitor)
 
     expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
-    page.screenshot(path=str(screenshots / screen.picture("dashboard.png")), full_page=True)
+    screen.screenshot(page, screenshots, "dashboard.png")
 
     page.goto(f"{live_server.url}/registries/main/stale/?repository=acme/web")
     page.locator('input[name="older_than_days"]').fill("60")
@@ -69,7 +69,7 @@ def test_find_stale_review_images_select_all_across_pages(
     expect(page.locator(".listing-bar .count")).to_contain_text("page 2 of 2")
     expect(bar).to_contain_text("90 tags selected")
     expect(page.locator("input.select-tag:checked")).to_have_count(40)
-    page.screenshot(path=str(screenshots / screen.picture("tags.png")), full_page=True)
+    screen.screenshot(page, screenshots, "tags.png")
 
     # Keyboard: focus a checkbox, Space unselects it, the bar follows.
     first = page.locator("input.select-tag").first

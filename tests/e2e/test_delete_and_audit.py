@@ -64,7 +64,7 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     untag_row = page.locator("tr", has_text="review-shared-0")
     expect(untag_row).to_contain_text("Untag only")
     expect(untag_row).to_contain_text("release-1")
-    page.screenshot(path=str(screenshots / screen.picture("preview.png")), full_page=True)
+    screen.screenshot(page, screenshots, "preview.png")
 
     page.get_by_label(re.compile("Reason")).fill("Review apps of merged branches")
     page.get_by_role("button", name=re.compile(r"^Delete 12 tags, untag 1")).click()
@@ -73,7 +73,7 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     expect(progress).to_contain_text("Deleting")
     expect(progress).to_contain_text("Summary", timeout=30_000)
     expect(progress).to_contain_text("garbage-collect")
-    page.screenshot(path=str(screenshots / screen.picture("batch.png")), full_page=True)
+    screen.screenshot(page, screenshots, "batch.png")
 
     batch = DeletionBatch.objects.get()
     assert batch.status == DeletionBatch.Status.SUCCEEDED, batch.error

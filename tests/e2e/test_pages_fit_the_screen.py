@@ -5,7 +5,6 @@ at the bottom and small, and the preview, batch and audit tables stay readable."
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -161,7 +160,7 @@ def test_the_selection_bar_stays_at_the_bottom_and_small(
 
 
 def test_preview_batch_and_audit_tables_stay_readable(
-    page: Page, live_server, registry_admin, long_names, screen: Screen, screenshots: Path
+    page: Page, live_server, registry_admin, long_names, screen: Screen
 ) -> None:  # type: ignore[no-untyped-def]
     """Tag names wrap at their separators, never a few letters a line."""
     log_in(page, live_server, registry_admin)
