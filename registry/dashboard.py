@@ -53,6 +53,18 @@ from .sync_requests import SyncState, sync_state_of
 
 TOP_REPOSITORIES = 15
 
+# The charts' size in SVG units. Their text is 13 units (janitor.css), and a chart is
+# never drawn narrower than 340 px (a 390 px phone), so it never shows below 12 px.
+CHART_WIDTH = 360
+BAR_CHART = {
+    "width": CHART_WIDTH,
+    "label_width": 140,
+    "value_width": 64,
+    "label_chars": 20,
+    "bar_height": 18,
+}
+HISTOGRAM = {"width": CHART_WIDTH, "height": 170, "bottom": 34}
+
 
 @dataclass(frozen=True)
 class AgeBucket:
@@ -188,11 +200,13 @@ def _card(
         total_size=total_size,
         stale_size=stale_size,
         sync=sync,
-        sizes=horizontal_bars(biggest, format_value=human_size),
-        ages=histogram(age_histogram(figures)),
+        sizes=horizontal_bars(biggest, format_value=human_size, **BAR_CHART),
+        ages=histogram(age_histogram(figures), **HISTOGRAM),
+        # Stale first, as in the bars by repository (and their legends).
         stale_split=split_bar(
-            [("Kept", total_size - stale_size, "kept"), ("Stale", stale_size, "stale")],
+            [("Stale", stale_size, "stale"), ("Kept", total_size - stale_size, "kept")],
             format_value=human_size,
+            width=CHART_WIDTH,
         ),
         freshness=freshness_of(endpoint=endpoint_of(registry), last_sync=last_finished, now=now)
         if now is not None

@@ -27,6 +27,7 @@ from registry.deletion.batches import (
     REASON_REQUIRED_MESSAGE,
     typed_count_message,
 )
+from registry.deletion.garbage import GC_BINARY_COMMAND, GC_BINARY_EXPLANATION
 from registry.deletion.plan import NOTHING_SELECTED_MESSAGE
 from registry.enqueue import BATCH_NOT_SENT_MESSAGE, SYNC_NOT_SENT_MESSAGE
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
@@ -35,6 +36,7 @@ from registry.sync import sync_registry
 from registry.views.deletions import (
     BATCH_FINISHED_EVENT,
     BATCH_PAGE_SIZE,
+    BATCH_PROGRESSED_EVENT,
     CANCEL_REQUESTED_MESSAGE,
     DISCARDED_MESSAGE,
     HAND_OVER,
@@ -390,8 +392,9 @@ def test_confirming_runs_the_batch_and_shows_the_outcome_and_how_to_free_the_dis
         assert f'class="badge outcome-{outcome}">{outcome}</span>' in html
     assert "merged branches" in html
     assert "jan-janitor" in html
-    assert escape(GC_EXPLANATION) in html
-    assert f"<pre><code>{escape(GC_COMMAND)}</code></pre>" in html
+    # A registry run from its binary (not this repository's docker compose service).
+    assert escape(GC_BINARY_EXPLANATION) in html
+    assert f"<pre><code>{escape(GC_BINARY_COMMAND)}</code></pre>" in html
     assert escape(GC_UNTAGGED_WARNING) in html
     assert 'name="reason"' not in html
     assert "every 1s" not in html
@@ -455,13 +458,45 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="batch-progress"')
     assert 'hx-trigger="every 1s"' in html
-    assert f'hx-get="{batch_url(batch, "batch_progress")}"' in html
+    assert f'hx-get="{batch_url(batch, "batch_progress")}?done=1"' in html
     assert "<progress" in html
     assert "1 of 4" in html
     assert "<dt>Deleted</dt><dd>1</dd>" in html  # counted from the items
     assert "Not attempted" not in html  # only once the batch has ended
     assert "acme/web" in html
     assert "Cancel" in html
+
+
+def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(client, viewer, registry):
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position__lte=2).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+    url = batch_url(batch, "batch_progress")
+
+    behind = client.get(f"{url}?done=1", **HTMX)
+    current = client.get(f"{url}?done=2", **HTMX)
+
+    assert BATCH_PROGRESSED_EVENT in behind.get("HX-Trigger-After-Settle", "")
+    assert f'hx-get="{url}?done=2"' in behind.content.decode()
+    assert BATCH_PROGRESSED_EVENT not in current.get("HX-Trigger-After-Settle", "")
+
+
+def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, registry):
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position=1).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+
+    page = client.get(batch_url(batch)).content.decode()
+    items = client.get(f"{batch_url(batch)}?outcome=pending", **HTMX).content.decode()
+
+    region = page[page.index('<section id="batch-items"') :]
+    assert f'hx-trigger="{BATCH_PROGRESSED_EVENT} from:body' in region
+    assert items.lstrip().startswith('<section id="batch-items"')
+    assert f"{BATCH_PROGRESSED_EVENT} from:body" in items  # still following
+    assert "outcome=pending" in items  # with its filters
+    assert items.count('class="badge outcome-pending"') == 2
 
 
 def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):
@@ -495,7 +530,7 @@ def test_the_progress_of_a_finished_batch_stops_the_polling(client, viewer, regi
     assert "<dt>Deleted</dt><dd>2</dd>" in html  # the figures the batch saved
     assert "<dt>Not attempted</dt><dd>0</dd>" in html
     assert "2.0\xa0MB" in html
-    assert escape(GC_COMMAND) in html
+    assert escape(GC_BINARY_COMMAND) in html
     assert BATCH_FINISHED_EVENT in response["HX-Trigger-After-Settle"]
 
 
@@ -760,3 +795,55 @@ def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(
     outcomes = dict(batch.items.values_list("tag", "outcome"))
     assert outcomes == {"review-2": Outcome.NOT_ATTEMPTED, "review-3": Outcome.DELETED}
     assert "review-2" in tags_in_registry(registry_client)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "details", "says", "command"),
+    [
+        ("http://registry:5000", "distribution", {}, GC_EXPLANATION, GC_COMMAND),
+        ("https://registry.example.com", "distribution", {}, GC_BINARY_EXPLANATION,
+         GC_BINARY_COMMAND),
+        ("https://gitlab.example.com", "gitlab", {},
+         "GitLab runs garbage collection; ask your administrator", ""),
+        ("https://gitlab.example.com", "gitlab", {"database": True},
+         "GitLab runs garbage collection", ""),
+    ],
+    ids=["compose", "registry binary", "gitlab", "gitlab with its database"],
+)  # fmt: skip
+def test_how_to_free_the_disk_fits_the_registry(
+    client, viewer, registry, url, kind, details, says, command
+):
+    Registry.objects.filter(pk=registry.pk).update(url=url, kind=kind, kind_details=details)
+    batch = make_batch(registry, deletes=1)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch).update(outcome=Outcome.DELETED)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.SUCCEEDED, deleted_count=1)
+    client.force_login(viewer)
+
+    html = client.get(batch_url(batch)).content.decode()
+
+    gc = html[html.index('<div class="gc">') :]
+    assert escape(says) in gc
+    if command:
+        assert f"<pre><code>{escape(command)}</code></pre>" in gc
+    else:
+        assert "<pre>" not in gc
+        assert "garbage-collect" not in gc
+
+
+def test_stat_cards_are_coloured_by_their_value(client, viewer, registry):
+    """Refused 1 is not green, Failed 0 is not red."""
+    batch = make_batch(registry, deletes=2, refused=1)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, action=Action.DELETE).update(outcome=Outcome.DELETED)
+    DeletionBatch.objects.filter(pk=batch.pk).update(
+        status=Status.SUCCEEDED, deleted_count=2, refused_count=1
+    )
+    client.force_login(viewer)
+
+    html = client.get(batch_url(batch)).content.decode()
+
+    assert '<div class="ok-figure"><dt>Deleted</dt><dd>2</dd>' in html
+    assert '<div class="warn-figure"><dt>Refused</dt><dd>1</dd>' in html
+    assert "<div><dt>Failed</dt><dd>0</dd>" in html
+    assert "<div><dt>Not attempted</dt><dd>0</dd>" in html

@@ -47,11 +47,15 @@ def text(response) -> str:
 @pytest.fixture
 def stale_web(registry):
     """acme/web of `registry` with three review images 40 days old and a new one."""
-    web = RepositoryFactory(registry=registry, name="acme/web")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
     old = timezone.now() - timedelta(days=40)
     for n in range(3):
-        TagFactory(name=f"review-{n}", manifest=ManifestFactory(repository=web, created=old))
-    TagFactory(name="review-new", manifest=ManifestFactory(repository=web, created=timezone.now()))
+        TagFactory.create(
+            name=f"review-{n}", manifest=ManifestFactory.create(repository=web, created=old)
+        )
+    TagFactory.create(
+        name="review-new", manifest=ManifestFactory.create(repository=web, created=timezone.now())
+    )
     return web
 
 
@@ -170,7 +174,7 @@ def test_bad_patterns_and_addresses_are_refused_in_plain_words(
 def test_a_pattern_that_backtracks_without_end_is_refused(
     client: Client, registry, registry_admin
 ) -> None:
-    RepositoryFactory(registry=registry, name=TRAP)
+    RepositoryFactory.create(registry=registry, name=TRAP)
     client.force_login(registry_admin)
 
     response = client.post(reverse("policy_add"), form(registry=registry.pk, include_patterns=SLOW))

@@ -239,7 +239,7 @@ def test_the_stale_view_preselects_only_stale_in_its_select_all(
 def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
-    assert "No tags here yet" in html
+    assert "main has never been synced" in html
     assert "Select all" not in html
 
 

@@ -117,10 +117,12 @@ def plan_deletion(
     reason: str = "",
     source: str = DeletionBatch.Source.WEB,
     policy_name: str = "",
+    retry_of: DeletionBatch | None = None,
 ) -> DeletionBatch:
     """Save a planned batch for `tags` (the registry's), with each tag's action.
 
     `actor` None: a cleanup policy plans it (`policy_name`), recorded as SCHEDULE_ACTOR.
+    `retry_of`: the batch whose failed tags these are (registry.deletion.retry).
     Raises ValueError with NOTHING_SELECTED_MESSAGE when `tags` is empty.
     """
     tags = tags.filter(repository__registry=registry)
@@ -146,6 +148,7 @@ def plan_deletion(
             source=source,
             reason=reason,
             policy_name=policy_name,
+            retry_of=retry_of,
         )
         _save_items(batch=batch, selected=selected, decisions=decisions, holders=holders)
         _count_plan(batch=batch, selected=selected, decisions=decisions)

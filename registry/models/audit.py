@@ -124,6 +124,7 @@ class DeletionBatch(AppendOnlyModel):
         "registry_name",
         "source",
         "policy_name",
+        "retry_of",
     )
     # Who confirmed it, when and why: never rewritten once recorded.
     CONFIRMATION_FIELDS = ("confirmed_by_username", "confirmed_at", "reason")
@@ -149,6 +150,10 @@ class DeletionBatch(AppendOnlyModel):
         related_name="+",
     )
     planned_by_username = models.CharField(max_length=150)
+    # A plan of the tags an earlier batch failed or never attempted ("Retry failed").
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
+    )
     confirmed_by_username = models.CharField(max_length=150, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     reason = models.TextField(blank=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,17 +12,10 @@ from playwright.sync_api import Page, expect
 
 from registry.staleness import refresh_staleness
 from tests.e2e.browser import log_in
+from tests.e2e.conftest import Screen
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """docs/ (the README's pictures) with SAVE_SCREENSHOTS=1 (`make screenshots`), else tmp."""
-    return DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
 
 
 MB = 1024 * 1024  # filesizeformat counts in binary units
@@ -54,12 +46,12 @@ def team_registry():
 
 
 def test_find_stale_review_images_select_all_across_pages(
-    page: Page, live_server, janitor, team_registry, screenshots: Path
+    page: Page, live_server, janitor, team_registry, screenshots: Path, screen: Screen
 ) -> None:
     log_in(page, live_server, janitor)
 
     expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
-    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+    screen.screenshot(page, screenshots, "dashboard.png")
 
     page.goto(f"{live_server.url}/registries/main/stale/?repository=acme/web")
     page.locator('input[name="older_than_days"]').fill("60")
@@ -79,7 +71,7 @@ def test_find_stale_review_images_select_all_across_pages(
     expect(page.locator(".listing-bar .count")).to_contain_text("page 2 of 2")
     expect(bar).to_contain_text("90 tags selected")
     expect(page.locator("input.select-tag:checked")).to_have_count(40)
-    page.screenshot(path=str(screenshots / "tags.png"), full_page=True)
+    screen.screenshot(page, screenshots, "tags.png")
 
     # Keyboard: focus a checkbox, Space unselects it, the bar follows.
     first = page.locator("input.select-tag").first
