@@ -29,7 +29,7 @@ simply on both (figures in docs/benchmarks.md).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,6 +138,7 @@ def registry_cards(*, now: datetime, registry: Registry | None = None) -> list[R
     registries = _registries_with_runs(registry)
     if not registries:
         return []
+    # latest_run_id and latest_finished_run_id: annotations of _registries_with_runs.
     runs = SyncRun.objects.in_bulk(
         {r.latest_run_id for r in registries if r.latest_run_id}  # type: ignore[attr-defined]
         | {r.latest_finished_run_id for r in registries if r.latest_finished_run_id}  # type: ignore[attr-defined]
@@ -250,7 +251,7 @@ def _figures_by_repository(*, now: datetime) -> dict[int, Counter[str]]:
     """Repository id → tags, stale_tags, total_size, kept_size, younger_than_N."""
     tagged = Manifest.objects.order_by().filter(tag_count__gt=0).values("repository_id")
     kept_manifests = Tag.objects.filter(is_stale=False).values("manifest_id")
-    sources: list[Iterable[dict[str, Any]]] = [
+    sources: list[Iterable[Mapping[str, Any]]] = [
         tagged.annotate(
             total_size=Sum("size"),
             **_younger_than(
@@ -271,8 +272,9 @@ def _figures_by_repository(*, now: datetime) -> dict[int, Counter[str]]:
     figures: dict[int, Counter[str]] = defaultdict(Counter)
     for rows in sources:
         for row in rows:
-            repository_id = row.pop("repository_id")
-            figures[repository_id].update({key: value or 0 for key, value in row.items()})
+            figures[row["repository_id"]].update(
+                {key: value or 0 for key, value in row.items() if key != "repository_id"}
+            )
     return figures
 
 

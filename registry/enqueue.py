@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from celery import Task
 from django.db import transaction
@@ -73,12 +74,14 @@ def start_applying_events(*, registry_id: int) -> None:
         _send(apply_events_task, registry_id, failure=EVENTS_NOT_SENT_MESSAGE)
 
 
-def _send(task: Task, *args: object, failure: str, then: Callable[[], None] | None = None) -> None:
+def _send(
+    task: Task[Any, Any], *args: object, failure: str, then: Callable[[], None] | None = None
+) -> None:
     transaction.on_commit(partial(_publish, task, args, failure=failure, then=then))
 
 
 def _publish(
-    task: Task, args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
+    task: Task[Any, Any], args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
 ) -> None:
     try:
         task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

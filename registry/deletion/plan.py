@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
@@ -112,7 +112,7 @@ def plan_deletion(
     *,
     registry: Registry,
     tags: QuerySet[Tag],
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str = "",
     source: str = DeletionBatch.Source.WEB,
     retry_of: DeletionBatch | None = None,
@@ -127,7 +127,7 @@ def plan_deletion(
     selected = _planned_tags(tags)
     if not selected:
         raise ValueError(NOTHING_SELECTED_MESSAGE)
-    holders = _holders_of(manifest_ids=tags.values("manifest_id"))
+    holders = _holders_of(manifest_ids=tags.values_list("manifest_id", flat=True))
     in_index = _index_children(tags)
     decisions = _decide(selected, holders=holders, in_index=in_index)
     companions = _companions(
@@ -173,7 +173,7 @@ def _planned_tags(tags: QuerySet[Tag]) -> list[_PlannedTag]:
     return [_PlannedTag(*row) for row in rows]
 
 
-def _holders_of(*, manifest_ids: Iterable[int] | QuerySet[Tag]) -> Holders:
+def _holders_of(*, manifest_ids: Iterable[int]) -> Holders:
     """Every tag on these manifests, by manifest id."""
     holders: Holders = defaultdict(list)
     rows = Tag.objects.filter(manifest_id__in=manifest_ids).values_list(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn, TypeVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -14,7 +16,10 @@ class AuditLogIsAppendOnly(Exception):
     """Raised on any attempt to change a finished audit row or to delete one."""
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+_Row = TypeVar("_Row", bound="AppendOnlyModel")
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
     """Rows that are history once finished: `update()` touches only open rows, and
     `delete()` is refused. On PostgreSQL triggers enforce the same (migrations 0010
     and 0012).
@@ -23,10 +28,10 @@ class AppendOnlyQuerySet(models.QuerySet):
     and fields that never change once a confirmation is recorded (CONFIRMATION_FIELDS).
     """
 
-    def delete(self):  # type: ignore[no-untyped-def]
+    def delete(self) -> NoReturn:
         raise AuditLogIsAppendOnly(f"{self.model.__name__} rows are never deleted.")
 
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+    def update(self, **kwargs: Any) -> int:
         model = self.model
         fixed = _field_names(kwargs) & set(model.FIXED_FIELDS)
         if fixed:
@@ -55,7 +60,7 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             stored = type(self).objects.filter(pk=self.pk, **self._open_filter()).first()
             if stored is None:
@@ -63,7 +68,7 @@ class AppendOnlyModel(models.Model):
             self._refuse_rewriting(stored)
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogIsAppendOnly(f"{self} is part of the audit log and is never deleted.")
 
     @classmethod
@@ -82,7 +87,9 @@ class AppendOnlyModel(models.Model):
         if not type(self).objects.filter(pk=self.pk).filter(self.unconfirmed_rows()).exists():
             fields += self.CONFIRMATION_FIELDS
         for name in fields:
-            attname = self._meta.get_field(name).attname
+            field = self._meta.get_field(name)
+            assert isinstance(field, models.Field), f"{name} is a column of {type(self)}"
+            attname = field.attname
             if getattr(self, attname) != getattr(stored, attname):
                 raise AuditLogIsAppendOnly(f"{self} keeps its {name} as first recorded.")
 
@@ -310,10 +317,10 @@ class RegistryChange(models.Model):
     def __str__(self) -> str:
         return f"{self.registry_name} {self.action} by {self.changed_by_username}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AuditLogIsAppendOnly(f"{self} is part of the audit log: it never changes.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogIsAppendOnly(f"{self} is part of the audit log and is never deleted.")

@@ -118,7 +118,7 @@ def deletion_plan(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_deleter(request, name)
     tags = selection.selected_tags(user=request.user, registry=registry)
     try:
-        batch = plan_deletion(registry=registry, tags=tags, actor=request.user)  # type: ignore[arg-type]
+        batch = plan_deletion(registry=registry, tags=tags, actor=request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
         return _redirect(request, reverse("selection", args=[registry.name]))

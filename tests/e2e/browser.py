@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page
 
 
-def log_in(page, live_server, user) -> None:  # type: ignore[no-untyped-def]
+def log_in(page, live_server, user) -> None:
     """Log in through the login form, as a person would (every test user's password is
     "password")."""
     page.goto(f"{live_server.url}/accounts/login/")

@@ -22,30 +22,32 @@ MB = 1024 * 1024  # filesizeformat counts in binary units
 
 
 @pytest.fixture
-def team_registry():  # type: ignore[no-untyped-def]
+def team_registry():
     """acme/web: 120 review builds 30-149 days old (90 over 60 days), 10 fresh, latest+master."""
     now = timezone.now()
-    registry = RegistryFactory(name="main")
-    web = RepositoryFactory(registry=registry, name="acme/web")
-    api = RepositoryFactory(registry=registry, name="acme/api")
+    registry = RegistryFactory.create(name="main")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
     for n in range(120):
         created = now - timedelta(days=30 + n)
-        manifest = ManifestFactory(repository=web, size=10 * MB, created=created)
-        TagFactory(manifest=manifest, name=f"review-login-{n}", first_seen=created)
+        manifest = ManifestFactory.create(repository=web, size=10 * MB, created=created)
+        TagFactory.create(manifest=manifest, name=f"review-login-{n}", first_seen=created)
     for n in range(10):
-        manifest = ManifestFactory(repository=web, size=5 * MB, created=now - timedelta(days=1))
-        TagFactory(manifest=manifest, name=f"review-fresh-{n}")
-    shared = ManifestFactory(repository=web, size=50 * MB, created=now, tag_count=2)
-    TagFactory(manifest=shared, name="latest")
-    TagFactory(manifest=shared, name="master")
-    TagFactory(manifest=ManifestFactory(repository=api, size=70 * MB), name="v1.0.0")
+        manifest = ManifestFactory.create(
+            repository=web, size=5 * MB, created=now - timedelta(days=1)
+        )
+        TagFactory.create(manifest=manifest, name=f"review-fresh-{n}")
+    shared = ManifestFactory.create(repository=web, size=50 * MB, created=now, tag_count=2)
+    TagFactory.create(manifest=shared, name="latest")
+    TagFactory.create(manifest=shared, name="master")
+    TagFactory.create(manifest=ManifestFactory.create(repository=api, size=70 * MB), name="v1.0.0")
     refresh_staleness(registry=registry)
     return registry
 
 
 def test_find_stale_review_images_select_all_across_pages(
     page: Page, live_server, janitor, team_registry, screenshots: Path, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, janitor)
 
     expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
@@ -84,7 +86,7 @@ def test_find_stale_review_images_select_all_across_pages(
 
 def test_tag_detail_shows_the_tags_sharing_its_digest(
     page: Page, live_server, viewer, team_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, viewer)
     page.goto(f"{live_server.url}/registries/main/tags/?repository=acme/web&name=latest")
 

@@ -36,7 +36,7 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     janitor,
     screenshots: Path,
     screen: Screen,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for n in range(12):
         push_image(registry_client, "acme/web", f"review-login-{n}", created=OLD)
     # review-shared-0 shares its digest with release-1, which is not stale: untag only.

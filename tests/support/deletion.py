@@ -22,7 +22,7 @@ JAN = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  # type: ignore[no-untyped-def]
+def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):
     """Six review images behind a fault proxy, synced; returns (registry, proxy, pushed)."""
     pushed = {
         f"review-{n}": push_image(registry_client, "acme/web", f"review-{n}", created=JAN)
@@ -35,13 +35,13 @@ def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  
     return registry, proxy, pushed
 
 
-def plan_and_confirm(registry, janitor, names) -> DeletionBatch:  # type: ignore[no-untyped-def]
+def plan_and_confirm(registry, janitor, names) -> DeletionBatch:
     tags = Tag.objects.filter(repository__registry=registry, name__in=names)
     batch = plan_deletion(registry=registry, tags=tags, actor=janitor, reason="cleanup")
     return confirm_batch(batch=batch, actor=janitor, reason="stale review images")
 
 
-def deletes_of(proxy, image: Pushed) -> int:  # type: ignore[no-untyped-def]
+def deletes_of(proxy, image: Pushed) -> int:
     return len(proxy.requests_matching("DELETE", f"/manifests/{image.digest}$"))
 
 
