@@ -124,10 +124,12 @@ def test_a_batch_whose_registry_refuses_connections_stops_after_three_repositori
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
-    registry = RegistryFactory(name="refusing", url=f"http://127.0.0.1:{port}")
+    registry = RegistryFactory.create(name="refusing", url=f"http://127.0.0.1:{port}")
     repositories = [f"team-{n}/web" for n in range(8)]
     for repository in repositories:
-        TagFactory(manifest__repository__registry=registry, manifest__repository__name=repository)
+        TagFactory.create(
+            manifest__repository__registry=registry, manifest__repository__name=repository
+        )
     batch = plan_deletion(
         registry=registry, tags=Tag.objects.filter(repository__registry=registry), actor=janitor
     )

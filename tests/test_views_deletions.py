@@ -467,9 +467,7 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):
     assert "Cancel" in html
 
 
-def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(  # type: ignore[no-untyped-def]
-    client, viewer, registry
-):
+def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(client, viewer, registry):
     batch = make_batch(registry, deletes=3)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
     DeletionItem.objects.filter(batch=batch, position__lte=2).update(outcome=Outcome.DELETED)
@@ -484,7 +482,7 @@ def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(  # ty
     assert BATCH_PROGRESSED_EVENT not in current.get("HX-Trigger-After-Settle", "")
 
 
-def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, registry):
     batch = make_batch(registry, deletes=3)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
     DeletionItem.objects.filter(batch=batch, position=1).update(outcome=Outcome.DELETED)
@@ -501,7 +499,7 @@ def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, regist
     assert items.count('class="badge outcome-pending"') == 2
 
 
-def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):
     batch = make_batch(registry, deletes=2)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.QUEUED)
     client.force_login(viewer)
@@ -812,7 +810,7 @@ def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(
     ],
     ids=["compose", "registry binary", "gitlab", "gitlab with its database"],
 )  # fmt: skip
-def test_how_to_free_the_disk_fits_the_registry(  # type: ignore[no-untyped-def]
+def test_how_to_free_the_disk_fits_the_registry(
     client, viewer, registry, url, kind, details, says, command
 ):
     Registry.objects.filter(pk=registry.pk).update(url=url, kind=kind, kind_details=details)
@@ -833,7 +831,7 @@ def test_how_to_free_the_disk_fits_the_registry(  # type: ignore[no-untyped-def]
         assert "garbage-collect" not in gc
 
 
-def test_stat_cards_are_coloured_by_their_value(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_stat_cards_are_coloured_by_their_value(client, viewer, registry):
     """Refused 1 is not green, Failed 0 is not red."""
     batch = make_batch(registry, deletes=2, refused=1)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)

@@ -24,10 +24,10 @@ NAMES = [f"review-{n}" for n in range(5)]
 
 
 @pytest.fixture
-def finished(registry: Registry, web, janitor) -> DeletionBatch:  # type: ignore[no-untyped-def]
+def finished(registry: Registry, web, janitor) -> DeletionBatch:
     """Five review tags: review-1 failed, review-3 was not attempted, the rest deleted."""
     for name in NAMES:
-        TagFactory(manifest__repository=web, name=name)
+        TagFactory.create(manifest__repository=web, name=name)
     batch = plan_and_confirm(registry, janitor, NAMES)
     return run_batch_as(batch, {"review-1": Outcome.FAILED, "review-3": Outcome.NOT_ATTEMPTED})
 
@@ -38,7 +38,7 @@ def retry_url(batch: DeletionBatch) -> str:
 
 def test_a_finished_batch_with_failures_offers_retry_failed(
     client: Client, janitor, finished: DeletionBatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     html = client.get(reverse("batch", args=[finished.pk])).content.decode()
@@ -50,7 +50,7 @@ def test_a_finished_batch_with_failures_offers_retry_failed(
 
 def test_retry_failed_plans_exactly_the_failed_and_not_attempted_tags_as_a_preview(
     client: Client, janitor, finished: DeletionBatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     response = client.post(retry_url(finished))
@@ -68,7 +68,7 @@ def test_retry_failed_plans_exactly_the_failed_and_not_attempted_tags_as_a_previ
 
 def test_with_htmx_retry_failed_redirects_the_whole_page(
     client: Client, janitor, finished: DeletionBatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     response = client.post(retry_url(finished), HTTP_HX_REQUEST="true")
@@ -79,7 +79,7 @@ def test_with_htmx_retry_failed_redirects_the_whole_page(
 
 def test_the_audit_log_links_a_retry_to_the_batch_it_retries(
     client: Client, janitor, finished: DeletionBatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     retry = plan_retry(batch=finished, actor=janitor)
     client.force_login(janitor)
 
@@ -90,8 +90,8 @@ def test_the_audit_log_links_a_retry_to_the_batch_it_retries(
     assert f'Retried in <a href="{reverse("batch", args=[retry.pk])}">batch {retry.pk}</a>' in first
 
 
-def test_a_batch_without_failures_offers_no_retry(client: Client, janitor, registry, web) -> None:  # type: ignore[no-untyped-def]
-    TagFactory(manifest__repository=web, name="review-9")
+def test_a_batch_without_failures_offers_no_retry(client: Client, janitor, registry, web) -> None:
+    TagFactory.create(manifest__repository=web, name="review-9")
     batch = run_batch_as(plan_and_confirm(registry, janitor, ["review-9"]), {})
     client.force_login(janitor)
 
@@ -103,8 +103,8 @@ def test_a_batch_without_failures_offers_no_retry(client: Client, janitor, regis
     assert DeletionBatch.objects.count() == 1
 
 
-def test_a_running_batch_cannot_be_retried(janitor, registry, web) -> None:  # type: ignore[no-untyped-def]
-    TagFactory(manifest__repository=web, name="review-9")
+def test_a_running_batch_cannot_be_retried(janitor, registry, web) -> None:
+    TagFactory.create(manifest__repository=web, name="review-9")
     batch = plan_and_confirm(registry, janitor, ["review-9"])
 
     with pytest.raises(RetryError) as raised:
@@ -113,7 +113,7 @@ def test_a_running_batch_cannot_be_retried(janitor, registry, web) -> None:  # t
     assert raised.value.message == NOT_FINISHED_MESSAGE
 
 
-def test_a_tag_gone_from_the_cache_is_not_planned_again(janitor, finished: DeletionBatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_tag_gone_from_the_cache_is_not_planned_again(janitor, finished: DeletionBatch) -> None:
     Tag.objects.filter(name="review-3").delete()
 
     retry = plan_retry(batch=finished, actor=janitor)
@@ -123,7 +123,7 @@ def test_a_tag_gone_from_the_cache_is_not_planned_again(janitor, finished: Delet
 
 def test_viewers_see_no_retry_and_may_not_retry(
     client: Client, viewer, finished: DeletionBatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     html = client.get(reverse("batch", args=[finished.pk])).content.decode()
@@ -133,7 +133,7 @@ def test_viewers_see_no_retry_and_may_not_retry(
     assert not DeletionBatch.objects.filter(retry_of=finished).exists()
 
 
-def test_retrying_needs_a_post(client: Client, janitor, finished: DeletionBatch) -> None:  # type: ignore[no-untyped-def]
+def test_retrying_needs_a_post(client: Client, janitor, finished: DeletionBatch) -> None:
     client.force_login(janitor)
 
     assert client.get(retry_url(finished)).status_code == 405

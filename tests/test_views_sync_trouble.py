@@ -35,15 +35,15 @@ def sync_run(registry: Registry, status: str, *, ago: timedelta, error: str = ""
 
 
 @pytest.fixture
-def troubled(registry: Registry, web) -> Registry:  # type: ignore[no-untyped-def]
+def troubled(registry: Registry, web) -> Registry:
     """`main` synced two days ago; its last sync, an hour ago, could not reach it."""
-    TagFactory(manifest__repository=web, name="review-1")
+    TagFactory.create(manifest__repository=web, name="review-1")
     sync_run(registry, SyncRun.Status.SUCCEEDED, ago=timedelta(days=2))
     sync_run(registry, SyncRun.Status.FAILED, ago=timedelta(hours=1), error=REFUSED)
     return registry
 
 
-def pages_of(registry: Registry, janitor) -> list[str]:  # type: ignore[no-untyped-def]
+def pages_of(registry: Registry, janitor) -> list[str]:
     tag = Tag.objects.filter(repository__registry=registry).first()
     assert tag is not None
     batch = plan_deletion(registry=registry, tags=Tag.objects.filter(pk=tag.pk), actor=janitor)
@@ -64,7 +64,7 @@ def pages_of(registry: Registry, janitor) -> list[str]:  # type: ignore[no-untyp
 
 def test_every_page_of_a_registry_whose_last_sync_failed_shows_the_error_and_the_last_good_sync(
     client: Client, registry_admin, troubled: Registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     last_good = SyncRun.objects.get(status=SyncRun.Status.SUCCEEDED).finished_at
     for url in pages_of(troubled, registry_admin):
@@ -77,8 +77,8 @@ def test_every_page_of_a_registry_whose_last_sync_failed_shows_the_error_and_the
 
 def test_the_dashboard_and_other_registries_pages_show_no_banner(
     client: Client, registry_admin, troubled: Registry
-) -> None:  # type: ignore[no-untyped-def]
-    RegistryFactory(name="other")
+) -> None:
+    RegistryFactory.create(name="other")
     client.force_login(registry_admin)
     for url in [reverse("repositories", args=["other"]), reverse("audit")]:
         assert 'class="sync-trouble"' not in client.get(url).content.decode(), url
@@ -86,7 +86,7 @@ def test_the_dashboard_and_other_registries_pages_show_no_banner(
 
 def test_a_sync_that_works_again_takes_the_banner_away(
     client: Client, viewer, troubled: Registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sync_run(troubled, SyncRun.Status.SUCCEEDED, ago=timedelta(minutes=1))
     client.force_login(viewer)
 
@@ -106,7 +106,7 @@ def test_a_registry_that_never_synced_well_says_so(registry: Registry) -> None:
     assert trouble.error == "The sync stopped without saying why."
 
 
-def test_the_banner_never_shows_the_registry_password(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_the_banner_never_shows_the_registry_password(client: Client, viewer, registry) -> None:
     Registry.objects.filter(pk=registry.pk).update(url="https://bob:s3cret@registry.example.com")
     sync_run(
         registry,
@@ -124,7 +124,7 @@ def test_the_banner_never_shows_the_registry_password(client: Client, viewer, re
 
 def test_the_preview_warns_that_the_cache_may_be_out_of_date(
     client: Client, janitor, troubled: Registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     batch = plan_deletion(registry=troubled, tags=Tag.objects.all(), actor=janitor)
     client.force_login(janitor)
 
@@ -133,8 +133,8 @@ def test_the_preview_warns_that_the_cache_may_be_out_of_date(
     assert escape(PREVIEW_WARNING) in html
 
 
-def test_a_preview_after_a_good_sync_has_no_warning(client: Client, janitor, registry, web) -> None:  # type: ignore[no-untyped-def]
-    TagFactory(manifest__repository=web, name="review-1")
+def test_a_preview_after_a_good_sync_has_no_warning(client: Client, janitor, registry, web) -> None:
+    TagFactory.create(manifest__repository=web, name="review-1")
     sync_run(registry, SyncRun.Status.SUCCEEDED, ago=timedelta(minutes=3))
     batch = plan_deletion(registry=registry, tags=Tag.objects.all(), actor=janitor)
     client.force_login(janitor)
@@ -150,7 +150,7 @@ def test_a_preview_after_a_good_sync_has_no_warning(client: Client, janitor, reg
 @pytest.mark.parametrize("page", ["tags", "stale"])
 def test_a_never_synced_registry_says_so_instead_of_no_tag_matches(
     client: Client, janitor, registry: Registry, page: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     html = client.get(reverse(page, args=["main"]), {"name": "review"}).content.decode()
@@ -162,7 +162,7 @@ def test_a_never_synced_registry_says_so_instead_of_no_tag_matches(
 
 def test_a_registry_synced_empty_says_it_holds_no_tags(
     client: Client, viewer, registry: Registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sync_run(registry, SyncRun.Status.SUCCEEDED, ago=timedelta(minutes=2))
     client.force_login(viewer)
 
@@ -175,8 +175,8 @@ def test_a_registry_synced_empty_says_it_holds_no_tags(
 
 def test_filters_that_match_nothing_in_a_filled_registry_still_say_so(
     client: Client, viewer, registry: Registry, web
-) -> None:  # type: ignore[no-untyped-def]
-    TagFactory(manifest__repository=web, name="latest")
+) -> None:
+    TagFactory.create(manifest__repository=web, name="latest")
     client.force_login(viewer)
 
     html = client.get(reverse("tags", args=["main"]), {"name": "nothing-like-it"}).content.decode()

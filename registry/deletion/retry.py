@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
@@ -57,7 +57,7 @@ def tags_to_retry(*, batch: DeletionBatch, registry: Registry) -> QuerySet[Tag]:
     return Tag.objects.filter(repository__registry=registry).filter(wanted)
 
 
-def plan_retry(*, batch: DeletionBatch, actor: AbstractBaseUser) -> DeletionBatch:
+def plan_retry(*, batch: DeletionBatch, actor: User) -> DeletionBatch:
     """Plan the failed and not-attempted tags of `batch` again; raises RetryError."""
     if not batch.is_finished:
         raise RetryError(NOT_FINISHED_MESSAGE)

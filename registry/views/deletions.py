@@ -172,7 +172,7 @@ def batch_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """*Retry failed*: plan a finished batch's failed and not-attempted tags again."""
     batch = get_batch_for_deleter(request, pk)
     try:
-        retry = plan_retry(batch=batch, actor=request.user)  # type: ignore[arg-type]
+        retry = plan_retry(batch=batch, actor=request.user)
     except RetryError as exc:
         messages.error(request, exc.message)
         return _redirect(request, reverse("batch", args=[batch.pk]))

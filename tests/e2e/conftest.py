@@ -91,7 +91,7 @@ def screen(request: pytest.FixtureRequest) -> Screen:
 
 
 @pytest.fixture
-def context(new_context, screen: Screen):  # type: ignore[no-untyped-def]
+def context(new_context, screen: Screen):
     """pytest-playwright's context, at the size of `screen`."""
     return new_context(**screen.context_args)
 

@@ -27,19 +27,19 @@ LONG_TAG = "review-feature-customer-login-with-single-sign-on-{n}"
 
 
 @pytest.fixture
-def long_names(registry_admin):  # type: ignore[no-untyped-def]
+def long_names(registry_admin):
     """A registry whose names are as long as real ones: a planned batch, a finished one
     with failures, a selection, a change in the audit log and a sync that failed."""
     now = timezone.now()
-    registry = RegistryFactory(name="main", url="https://registry.example.com")
-    web = RepositoryFactory(registry=registry, name=LONG_REPOSITORY)
+    registry = RegistryFactory.create(name="main", url="https://registry.example.com")
+    web = RepositoryFactory.create(registry=registry, name=LONG_REPOSITORY)
     for n in range(70):
         created = now - timedelta(days=30 + n)
-        manifest = ManifestFactory(repository=web, size=12 * MB, created=created)
-        TagFactory(manifest=manifest, name=LONG_TAG.format(n=n), first_seen=created)
-    shared = ManifestFactory(repository=web, size=50 * MB, created=now, tag_count=2)
-    TagFactory(manifest=shared, name="latest")
-    TagFactory(manifest=shared, name="master")
+        manifest = ManifestFactory.create(repository=web, size=12 * MB, created=created)
+        TagFactory.create(manifest=manifest, name=LONG_TAG.format(n=n), first_seen=created)
+    shared = ManifestFactory.create(repository=web, size=50 * MB, created=now, tag_count=2)
+    TagFactory.create(manifest=shared, name="latest")
+    TagFactory.create(manifest=shared, name="master")
     refresh_staleness(registry=registry)
     run = SyncRun.objects.create(registry=registry, status=SyncRun.Status.SUCCEEDED)
     SyncRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
@@ -74,7 +74,7 @@ def assert_fits(page: Page, screen: Screen, what: str) -> None:
 
 def test_every_page_fits_the_screen(
     page: Page, live_server, registry_admin, viewer, long_names, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     assert_fits(page, screen, "the login page")
     log_in(page, live_server, registry_admin)
@@ -121,7 +121,7 @@ def test_every_page_fits_the_screen(
 
 def test_the_navigation_folds_behind_a_menu_button_on_a_phone(
     page: Page, live_server, registry_admin, long_names, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, registry_admin)
     page.goto(f"{live_server.url}/registries/main/repositories/")
     audit = page.locator(".topbar").get_by_role("link", name="Audit log", exact=True)
@@ -143,7 +143,7 @@ def test_the_navigation_folds_behind_a_menu_button_on_a_phone(
 
 def test_the_selection_bar_stays_at_the_bottom_and_small(
     page: Page, live_server, registry_admin, long_names, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, registry_admin)
     page.goto(f"{live_server.url}/registries/main/stale/")
     bar = page.locator("#selection-bar")
@@ -161,7 +161,7 @@ def test_the_selection_bar_stays_at_the_bottom_and_small(
 
 def test_preview_batch_and_audit_tables_stay_readable(
     page: Page, live_server, registry_admin, long_names, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Tag names wrap at their separators, never a few letters a line."""
     log_in(page, live_server, registry_admin)
     for path, cells in [

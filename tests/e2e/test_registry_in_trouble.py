@@ -27,23 +27,25 @@ NAMES = [f"review-checkout-{n}" for n in range(6)]
 
 
 @pytest.fixture
-def registry():  # type: ignore[no-untyped-def]
+def registry():
     """`main`: acme/web with six old review images and latest; acme/api with v1.0.0."""
     now = timezone.now()
-    registry = RegistryFactory(name="main", url="https://registry.example.com")
-    web = RepositoryFactory(registry=registry, name="acme/web")
-    api = RepositoryFactory(registry=registry, name="acme/api")
+    registry = RegistryFactory.create(name="main", url="https://registry.example.com")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
     for n, name in enumerate(NAMES):
         created = now - timedelta(days=40 + n)
-        manifest = ManifestFactory(repository=web, size=20 * MB, created=created)
-        TagFactory(manifest=manifest, name=name, first_seen=created)
-    TagFactory(manifest=ManifestFactory(repository=web, size=30 * MB, created=now), name="latest")
-    TagFactory(manifest=ManifestFactory(repository=api, size=70 * MB), name="v1.0.0")
+        manifest = ManifestFactory.create(repository=web, size=20 * MB, created=created)
+        TagFactory.create(manifest=manifest, name=name, first_seen=created)
+    TagFactory.create(
+        manifest=ManifestFactory.create(repository=web, size=30 * MB, created=now), name="latest"
+    )
+    TagFactory.create(manifest=ManifestFactory.create(repository=api, size=70 * MB), name="v1.0.0")
     refresh_staleness(registry=registry)
     return registry
 
 
-def sync_run(registry, status: str, *, ago: timedelta, error: str = "") -> None:  # type: ignore[no-untyped-def]
+def sync_run(registry, status: str, *, ago: timedelta, error: str = "") -> None:
     run = SyncRun.objects.create(registry=registry, status=status, error=error)
     when = timezone.now() - ago
     SyncRun.objects.filter(pk=run.pk).update(started_at=when, finished_at=when)
@@ -51,7 +53,7 @@ def sync_run(registry, status: str, *, ago: timedelta, error: str = "") -> None:
 
 def test_a_failed_sync_shows_on_every_page_of_the_registry_and_the_preview_warns(
     page: Page, live_server, janitor, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sync_run(registry, SyncRun.Status.SUCCEEDED, ago=timedelta(days=2))
     sync_run(registry, SyncRun.Status.FAILED, ago=timedelta(hours=1), error=REFUSED)
     log_in(page, live_server, janitor)
@@ -76,7 +78,7 @@ def test_a_failed_sync_shows_on_every_page_of_the_registry_and_the_preview_warns
 
 def test_retry_failed_previews_the_failed_tags_and_the_audit_log_links_the_batches(
     page: Page, live_server, janitor, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = run_batch_as(
         plan_and_confirm(registry, janitor, NAMES),
         {NAMES[1]: Outcome.FAILED, NAMES[4]: Outcome.NOT_ATTEMPTED},
@@ -107,7 +109,7 @@ def test_retry_failed_previews_the_failed_tags_and_the_audit_log_links_the_batch
 
 def test_the_tag_table_of_a_running_batch_follows_the_progress(
     page: Page, live_server, viewer, janitor, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     batch = plan_and_confirm(registry, janitor, NAMES)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=DeletionBatch.Status.RUNNING)
     log_in(page, live_server, viewer)
@@ -134,7 +136,7 @@ def test_the_tag_table_of_a_running_batch_follows_the_progress(
 
 def test_chart_labels_are_legible_and_the_legend_follows_the_bars(
     page: Page, live_server, viewer, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, viewer)
     expect(page.locator("svg.chart").first).to_be_visible()
 
@@ -158,7 +160,7 @@ def test_chart_labels_are_legible_and_the_legend_follows_the_bars(
 
 def test_a_finished_batch_colours_its_figures_by_value(
     page: Page, live_server, janitor, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     batch = run_batch_as(plan_and_confirm(registry, janitor, NAMES[:2]), {})
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/deletions/{batch.pk}/")
@@ -175,7 +177,7 @@ def test_a_finished_batch_colours_its_figures_by_value(
 
 def test_a_page_one_may_not_open_is_a_styled_403_with_the_navigation(
     page: Page, live_server, viewer, registry, screen: Screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, viewer)
 
     response = page.goto(f"{live_server.url}/registries/main/rules/")
