@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make to set up rows happen outside any request, which Django allows with this flag.
@@ -39,9 +39,13 @@ class Screen:
         """A screenshot's file name: "tags.png" on the desktop, "tags-phone.png" on a phone."""
         return name if not self.is_phone else name.replace(".png", "-phone.png")
 
-    def screenshot(self, page: Page, folder: Path, name: str) -> None:
+    def screenshot(
+        self, page: Page, folder: Path, name: str, *, phone_shows: Locator | None = None
+    ) -> None:
         """The whole page on a desktop; on a phone what the screen shows (with the bars
-        that stick to its edges where they stick)."""
+        that stick to its edges where they stick), scrolled to `phone_shows` if given."""
+        if self.is_phone and phone_shows is not None:
+            phone_shows.scroll_into_view_if_needed()
         page.screenshot(path=str(folder / self.picture(name)), full_page=not self.is_phone)
 
 

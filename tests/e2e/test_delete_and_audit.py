@@ -64,7 +64,7 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     untag_row = page.locator("tr", has_text="review-shared-0")
     expect(untag_row).to_contain_text("Untag only")
     expect(untag_row).to_contain_text("release-1")
-    screen.screenshot(page, screenshots, "preview.png")
+    screen.screenshot(page, screenshots, "preview.png", phone_shows=untag_row)
 
     page.get_by_label(re.compile("Reason")).fill("Review apps of merged branches")
     page.get_by_role("button", name=re.compile(r"^Delete 12 tags, untag 1")).click()
