@@ -86,7 +86,7 @@ def insert_statement(row: models.Model) -> tuple[str, list[object]]:
     """The INSERT the ORM would send for `row`, every column named: a raw INSERT written
     by hand breaks whenever a migration adds a column without a database default."""
     fields = [f for f in row._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
     values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
     placeholders = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {row._meta.db_table} ({columns}) VALUES ({placeholders})", values
