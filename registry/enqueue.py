@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from celery import Task
 from django.db import transaction
@@ -23,8 +24,14 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from .deletion.lease import note_handed_over
-from .models import DeletionBatch, Registry
-from .tasks import apply_events_task, execute_deletion_batch_task, sync_registry_task
+from .models import CleanupPolicy, DeletionBatch, PolicyNotice, PolicyRun, Registry
+from .tasks import (
+    apply_events_task,
+    deliver_policy_notice_task,
+    execute_deletion_batch_task,
+    run_policy_task,
+    sync_registry_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,10 @@ BATCH_NOT_SENT_MESSAGE = (
 )
 
 
+POLICY_NOT_SENT_MESSAGE = (
+    "The task queue (Redis) could not be reached, so no worker was asked to run policy "
+    "{name}. Check that Redis and the Celery worker are running, then try again."
+)
 EVENTS_NOT_SENT_MESSAGE = "The task queue (Redis) could not be reached to apply registry events."
 
 
@@ -73,12 +84,31 @@ def start_applying_events(*, registry_id: int) -> None:
         _send(apply_events_task, registry_id, failure=EVENTS_NOT_SENT_MESSAGE)
 
 
-def _send(task: Task, *args: object, failure: str, then: Callable[[], None] | None = None) -> None:
+def start_policy_run(*, policy: CleanupPolicy) -> None:
+    """Ask a worker to run a policy now (its "Run now" button). Raises QueueUnavailable."""
+    failure = POLICY_NOT_SENT_MESSAGE.format(name=policy.name)
+    _send(run_policy_task, policy.pk, PolicyRun.Trigger.MANUAL, failure=failure)
+
+
+def start_notices(*, notices: list[PolicyNotice]) -> None:
+    """Ask a worker to deliver a policy's notices. Never raises: a notice never fails a run."""
+    for notice in notices:
+        transaction.on_commit(partial(_publish_quietly, deliver_policy_notice_task, notice.pk))
+
+
+def _publish_quietly(task: Task[Any, Any], *args: object) -> None:
+    with contextlib.suppress(QueueUnavailable):  # logged by _publish
+        _publish(task, args, failure="", then=None)
+
+
+def _send(
+    task: Task[Any, Any], *args: object, failure: str, then: Callable[[], None] | None = None
+) -> None:
     transaction.on_commit(partial(_publish, task, args, failure=failure, then=then))
 
 
 def _publish(
-    task: Task, args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
+    task: Task[Any, Any], args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
 ) -> None:
     try:
         task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

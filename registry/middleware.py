@@ -29,7 +29,7 @@ def htmx_login_redirect(
 
 def _page_of(request: HttpRequest) -> str:
     """The page an HTMX request came from (HX-Current-URL, on this site only)."""
-    current = request.htmx.current_url_abs_path  # type: ignore[attr-defined]
+    current: str | None = request.htmx.current_url_abs_path  # type: ignore[attr-defined]
     if current:
         return current
     return request.get_full_path() if request.method == "GET" else "/"

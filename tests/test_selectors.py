@@ -57,13 +57,13 @@ def test_a_single_image_shows_its_layers_in_order(web: Repository) -> None:
 def test_an_index_shows_its_platform_images_with_their_layers_and_no_layers_of_its_own(
     web: Repository,
 ) -> None:
-    index = ManifestFactory(repository=web, media_type=OCI_INDEX)
+    index = ManifestFactory.create(repository=web, media_type=OCI_INDEX)
     for platform in ["linux/arm64", "linux/amd64"]:
-        child = ManifestFactory(repository=web, platforms=[platform], tag_count=0)
+        child = ManifestFactory.create(repository=web, platforms=[platform], tag_count=0)
         Layer.objects.create(manifest=child, digest="sha256:" + "1" * 64, size=7)
         index.children.add(child)
 
-    image = image_details(tag=TagFactory(manifest=index))
+    image = image_details(tag=TagFactory.create(manifest=index))
 
     assert [child.platforms for child in image.children] == [["linux/amd64"], ["linux/arm64"]]
     assert [len(child.layers.all()) for child in image.children] == [1, 1]
@@ -74,10 +74,10 @@ def test_other_tags_on_the_digest_are_listed_by_name_up_to_a_bound_then_counted(
     web: Repository,
 ) -> None:
     others = SHARED_TAGS_SHOWN + 2
-    manifest = ManifestFactory(repository=web, tag_count=others + 1)
-    tag = TagFactory(manifest=manifest, name="latest")
+    manifest = ManifestFactory.create(repository=web, tag_count=others + 1)
+    tag = TagFactory.create(manifest=manifest, name="latest")
     for n in range(others):
-        TagFactory(manifest=manifest, name=f"build-{n:03d}")
+        TagFactory.create(manifest=manifest, name=f"build-{n:03d}")
 
     image = image_details(tag=tag)
 
@@ -95,6 +95,6 @@ def test_other_tags_on_the_digest_are_listed_by_name_up_to_a_bound_then_counted(
         ("https://bot:secret@registry.example.com:8443", "registry.example.com:8443"),
     ],
 )
-def test_the_pull_command_names_the_image_by_host_repository_and_digest(url, host) -> None:  # type: ignore[no-untyped-def]
+def test_the_pull_command_names_the_image_by_host_repository_and_digest(url, host) -> None:
     command = pull_command(registry_url=url, repository="acme/web", digest="sha256:abc")
     assert command == f"docker pull {host}/acme/web@sha256:abc"

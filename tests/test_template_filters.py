@@ -39,5 +39,5 @@ def test_ago_of_nothing_is_empty() -> None:
         (0, 1, "Untag 1 tag"),
     ],
 )
-def test_the_confirm_button_never_says_delete_0_tags(deleted, untagged, label) -> None:  # type: ignore[no-untyped-def]
+def test_the_confirm_button_never_says_delete_0_tags(deleted, untagged, label) -> None:
     assert confirm_button_label(deleted=deleted, untagged=untagged) == label

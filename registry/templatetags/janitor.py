@@ -8,6 +8,9 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from registry import audit
+from registry.models import DeletionBatch
+
 register = template.Library()
 
 
@@ -35,3 +38,9 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return JUST_NOW
     return f"{timesince(value)} ago"
+
+
+@register.filter
+def outcome_summary(batch: DeletionBatch) -> str:
+    """ "3 deleted · 1 already absent · 2 failed" for a finished batch, else ""."""
+    return audit.outcome_summary(batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 
 from registry import selection
 from registry.models import Registry
@@ -19,7 +19,7 @@ WHO_CAN_DELETE = (
 )
 
 
-def may_select(user: AbstractBaseUser | AnonymousUser) -> bool:
+def may_select(user: User) -> bool:
     """Whether the tag pages show their selection controls: only to those who may delete,
     since a selection is only good for planning a deletion."""
     return user.has_perm(DELETE_PERMISSION)

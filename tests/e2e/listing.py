@@ -23,20 +23,20 @@ SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "p
 DEFAULTS = {"sort": "-created", "page_size": "50", "name_mode": "substring", "page": "1"}
 
 
-def make_review_registry():  # type: ignore[no-untyped-def]
+def make_review_registry():
     """acme/web, all stale: 30 merge-request builds `mr-<n>-app` 30 to 117 days old (20 of
     them 60 days or more), and 70 `review-<n>` builds 40 to 109 days old."""
     now = timezone.now()
-    registry = RegistryFactory(name="main")
-    web = RepositoryFactory(registry=registry, name="acme/web")
+    registry = RegistryFactory.create(name="main")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
     for n in range(30):
         created = now - timedelta(days=30 + 3 * n)
-        manifest = ManifestFactory(repository=web, size=(n + 1) * MB, created=created)
-        TagFactory(manifest=manifest, name=f"mr-{n}-app", first_seen=created, is_stale=True)
+        manifest = ManifestFactory.create(repository=web, size=(n + 1) * MB, created=created)
+        TagFactory.create(manifest=manifest, name=f"mr-{n}-app", first_seen=created, is_stale=True)
     for n in range(70):
         created = now - timedelta(days=40 + n)
-        manifest = ManifestFactory(repository=web, size=(200 + n) * MB, created=created)
-        TagFactory(manifest=manifest, name=f"review-{n}", first_seen=created, is_stale=True)
+        manifest = ManifestFactory.create(repository=web, size=(200 + n) * MB, created=created)
+        TagFactory.create(manifest=manifest, name=f"review-{n}", first_seen=created, is_stale=True)
     return registry
 
 

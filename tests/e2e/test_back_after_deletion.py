@@ -26,7 +26,7 @@ def delete_as_the_worker_would(prefix: str) -> None:
 @SCREENS
 def test_back_after_a_deletion_does_not_list_or_select_the_deleted_tags(
     page: Page, live_server, janitor, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_review_registry()
     page.set_viewport_size(screen)
     log_in(page, live_server, janitor)

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def reviews():  # type: ignore[no-untyped-def]
+def reviews():
     return make_review_registry()
 
 
@@ -34,7 +34,7 @@ def type_name(page: Page, text: str) -> None:
 @SCREENS
 def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
     page: Page, live_server, janitor, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
@@ -68,7 +68,7 @@ def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
 @SCREENS
 def test_paging_and_selecting_keep_the_name_filter(
     page: Page, live_server, janitor, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
@@ -96,7 +96,7 @@ def test_paging_and_selecting_keep_the_name_filter(
 @SCREENS
 def test_select_this_page_after_typing_a_name_ticks_every_row(
     page: Page, live_server, janitor, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/tags/")
@@ -113,7 +113,7 @@ def test_select_this_page_after_typing_a_name_ticks_every_row(
 
 def test_select_all_matching_states_the_filters_it_will_use(
     page: Page, live_server, janitor, reviews
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/?name=mr-&older_than_days=60")
 
@@ -129,9 +129,9 @@ def test_select_all_matching_states_the_filters_it_will_use(
 @SCREENS
 def test_the_repository_search_survives_a_sort_click(
     page: Page, live_server, janitor, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for name in ("acme/api", "acme/admin", "tools/ci"):
-        RepositoryFactory(registry=reviews, name=name)
+        RepositoryFactory.create(registry=reviews, name=name)
     page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/repositories/")

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def stale_page(page: Page, live_server, janitor):  # type: ignore[no-untyped-def]
+def stale_page(page: Page, live_server, janitor):
     make_review_registry()
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/?name=mr-")

@@ -25,7 +25,7 @@ def expire_the_session(page: Page) -> None:
     assert [c["name"] for c in page.context.cookies()] == ["csrftoken"]
 
 
-def log_in_again(page: Page, user) -> None:  # type: ignore[no-untyped-def]
+def log_in_again(page: Page, user) -> None:
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill("password")
     page.get_by_role("button", name="Log in").click()
@@ -44,7 +44,7 @@ def log_in_again(page: Page, user) -> None:  # type: ignore[no-untyped-def]
 )
 def test_after_logging_in_again_the_user_is_back_on_the_filtered_page(
     page: Page, live_server, janitor, screen, action
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry = make_review_registry()
     add_tags(user=janitor, registry=registry, tag_ids=[Tag.objects.get(name="mr-29-app").pk])
     page.set_viewport_size(screen)
@@ -65,7 +65,7 @@ def test_after_logging_in_again_the_user_is_back_on_the_filtered_page(
 
 def test_a_filter_change_after_expiry_comes_back_to_the_page_it_was_made_on(
     page: Page, live_server, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_review_registry()
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/?name=mr-")

@@ -21,13 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def reviews():  # type: ignore[no-untyped-def]
+def reviews():
     return make_review_registry()
 
 
-def test_a_tag_seen_a_moment_ago_says_just_now(page: Page, live_server, viewer, reviews) -> None:  # type: ignore[no-untyped-def]
-    web = RepositoryFactory(registry=reviews, name="acme/web")
-    TagFactory(name="hotfix", manifest=ManifestFactory(repository=web), first_seen=timezone.now())
+def test_a_tag_seen_a_moment_ago_says_just_now(page: Page, live_server, viewer, reviews) -> None:
+    web = RepositoryFactory.create(registry=reviews, name="acme/web")
+    TagFactory.create(
+        name="hotfix", manifest=ManifestFactory.create(repository=web), first_seen=timezone.now()
+    )
     log_in(page, live_server, viewer)
     page.goto(f"{live_server.url}/registries/main/tags/?name=hotfix")
     expect(page.locator("td.age").nth(1)).to_have_text("just now")
@@ -37,11 +39,11 @@ def test_a_tag_seen_a_moment_ago_says_just_now(page: Page, live_server, viewer, 
 
 def test_a_plan_that_only_untags_says_untag_not_delete_0_tags(
     page: Page, live_server, janitor, reviews
-) -> None:  # type: ignore[no-untyped-def]
-    web = RepositoryFactory(registry=reviews, name="acme/web")
-    shared = ManifestFactory(repository=web, tag_count=2)
-    review = TagFactory(name="review-shared", manifest=shared, is_stale=True)
-    TagFactory(name="release-1", manifest=shared)
+) -> None:
+    web = RepositoryFactory.create(registry=reviews, name="acme/web")
+    shared = ManifestFactory.create(repository=web, tag_count=2)
+    review = TagFactory.create(name="review-shared", manifest=shared, is_stale=True)
+    TagFactory.create(name="release-1", manifest=shared)
     add_tags(user=janitor, registry=reviews, tag_ids=[review.pk])
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/selection/")
@@ -56,7 +58,7 @@ def test_a_plan_that_only_untags_says_untag_not_delete_0_tags(
 @SCREENS
 def test_viewers_see_no_selection_controls_and_who_can_delete(
     page: Page, live_server, viewer, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.set_viewport_size(screen)
     log_in(page, live_server, viewer)
     for listing in ("tags", "stale"):
@@ -71,7 +73,7 @@ def test_viewers_see_no_selection_controls_and_who_can_delete(
 @SCREENS
 def test_the_selection_page_sorts_by_size(
     page: Page, live_server, janitor, reviews, screen
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mr = Tag.objects.filter(name__startswith="mr-").values_list("pk", flat=True)
     add_tags(user=janitor, registry=reviews, tag_ids=list(mr))
     page.set_viewport_size(screen)
@@ -92,7 +94,7 @@ def test_the_selection_page_sorts_by_size(
 
 def test_the_tag_drawer_copies_a_docker_pull_by_digest(
     page: Page, live_server, viewer, reviews
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     tag = Tag.objects.select_related("manifest").get(name="mr-3-app")
     log_in(page, live_server, viewer)
