@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, expect_agreement, make_review_registry
+from tests.e2e.listing import expect_agreement, make_review_registry
 from tests.factories import RepositoryFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -31,11 +31,9 @@ def type_name(page: Page, text: str) -> None:
     expect(page).to_have_url(re.compile(f"name={re.escape(text)}"))
 
 
-@SCREENS
 def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
     expect_agreement(page)
@@ -65,11 +63,9 @@ def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
     expect_agreement(page, name="mr-", sort="-size")
 
 
-@SCREENS
 def test_paging_and_selecting_keep_the_name_filter(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
     type_name(page, "review-")
@@ -93,11 +89,9 @@ def test_paging_and_selecting_keep_the_name_filter(
     expect_agreement(page, name="review-", older_than_days="100")
 
 
-@SCREENS
 def test_select_this_page_after_typing_a_name_ticks_every_row(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/tags/")
     type_name(page, "review-")
@@ -126,13 +120,11 @@ def test_select_all_matching_states_the_filters_it_will_use(
     expect(page.locator("#selection-bar")).to_contain_text("20 tags selected")
 
 
-@SCREENS
 def test_the_repository_search_survives_a_sort_click(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
     for name in ("acme/api", "acme/admin", "tools/ci"):
         RepositoryFactory.create(registry=reviews, name=name)
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/repositories/")
     search = page.locator("#repository-search")
