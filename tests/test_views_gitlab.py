@@ -5,6 +5,7 @@ the GitLab rules. The group is synced for real (real registry, fake GitLab)."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -27,11 +28,11 @@ def acme(gitlab_world: GitLabWorld) -> Acme:
 
 
 def listed(html: str) -> list[str]:
-    return re.findall(r'aria-label="Select ([^"]+)"', html)
+    return [unescape(n) for n in re.findall(r'<td class="tag-name"><a [^>]*>([^<]+)</a>', html)]
 
 
 def row_of(html: str, tag: str) -> str:
-    start = html.index(f'aria-label="Select {tag}"')
+    start = html.index(f'hx-target="#drawer" hx-swap="innerHTML">{tag}</a>')
     return html[start : html.index("</tr>", start)]
 
 

@@ -28,7 +28,7 @@ def type_name(page: Page, text: str) -> None:
     box = page.locator("#tag-name-filter")
     box.click()
     box.press_sequentially(text, delay=40)
-    expect(page).to_have_url(re.compile(f"name={re.escape(text)}"))
+    expect(page).to_have_url(re.compile(f"name={re.escape(text)}"), timeout=15_000)
 
 
 def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
