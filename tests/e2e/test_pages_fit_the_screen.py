@@ -64,6 +64,14 @@ def long_names(registry_admin):
     return {"registry": registry, "finished": finished, "planned": planned}
 
 
+# How many lines of text an element's content takes (its height without padding).
+LINES_OF_TEXT = """e => {
+  const style = getComputedStyle(e);
+  const height = e.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+  return height / parseFloat(style.lineHeight);
+}"""
+
+
 def assert_fits(page: Page, screen: Screen, what: str) -> None:
     width = page_width(page)
     assert width <= screen.width, (
@@ -175,8 +183,7 @@ def test_preview_batch_and_audit_tables_stay_readable(
         box = name.bounding_box()
         assert box is not None
         # Wrapped between its words (after - _ . or /), never a few letters a line.
-        line_height = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
-        lines = round(box["height"] / line_height)
+        lines = round(float(name.evaluate(LINES_OF_TEXT)))
         letters = len(name.inner_text().strip())
         assert letters / lines >= 12, f"{path}: {letters} letters on {lines} lines"
         if screen.is_phone:
