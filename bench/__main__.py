@@ -5,6 +5,7 @@ python -m bench pages [--tags 100000 --repos 200 …]       issue 3: page server
 python -m bench delete [--tags 1000 --repos 4 …]          issue 4: bulk delete and preview
 python -m bench events [--pushes 200 --burst 1000 …]      issue 13: registry notifications
 python -m bench gitlab [--projects 20 --branches 50 …]    issue 9: GitLab's context
+python -m bench policies [--tags 100000 --runs 3 …]       issue 14: a cleanup policy's run
 python -m bench                                           all of them, default sizes
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import delete, events, gitlab, pages, request_kinds, sync
+from bench import delete, events, gitlab, pages, policies, request_kinds, sync
 
 COMMANDS = {
     "sync": sync.main,
@@ -21,6 +22,7 @@ COMMANDS = {
     "delete": delete.main,
     "events": events.main,
     "gitlab": gitlab.main,
+    "policies": policies.main,
 }
 
 

@@ -335,6 +335,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.apply_stalled_events",
         "schedule": 60.0,
     },
+    # Cleanup policies whose time has come (each stores its next due time).
+    "run-due-policies": {
+        "task": "registry.tasks.run_due_policies",
+        "schedule": float(env_int("POLICY_CHECK_SECONDS", default=60, minimum=1)),
+    },
 }
 
 # --- Registry client --------------------------------------------------------
@@ -364,6 +369,14 @@ EVENTS_MAX_BODY_KB = env_int("EVENTS_MAX_BODY_KB", default=1024, minimum=1)
 EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", default=7, minimum=1)
 # A registry whose last event came within this many minutes shows as "live".
 EVENTS_LIVE_MINUTES = env_int("EVENTS_LIVE_MINUTES", default=60, minimum=1)
+
+# --- Cleanup policies (registry.policies) -----------------------------------------
+# The dashboard's address as people reach it: the links in policy emails and chat messages.
+SITE_URL = env_str("SITE_URL", default="http://127.0.0.1:8000")
+# A notice (email, webhook) that fails is tried again this many times, after
+# POLICY_NOTICE_BACKOFF_SECONDS, then twice that, and so on.
+POLICY_NOTICE_RETRIES = env_int("POLICY_NOTICE_RETRIES", default=5)
+POLICY_NOTICE_BACKOFF_SECONDS = env_float("POLICY_NOTICE_BACKOFF_SECONDS", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -24,8 +24,14 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from .deletion.lease import note_handed_over
-from .models import DeletionBatch, Registry
-from .tasks import apply_events_task, execute_deletion_batch_task, sync_registry_task
+from .models import CleanupPolicy, DeletionBatch, PolicyNotice, PolicyRun, Registry
+from .tasks import (
+    apply_events_task,
+    deliver_policy_notice_task,
+    execute_deletion_batch_task,
+    run_policy_task,
+    sync_registry_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,10 @@ BATCH_NOT_SENT_MESSAGE = (
 )
 
 
+POLICY_NOT_SENT_MESSAGE = (
+    "The task queue (Redis) could not be reached, so no worker was asked to run policy "
+    "{name}. Check that Redis and the Celery worker are running, then try again."
+)
 EVENTS_NOT_SENT_MESSAGE = "The task queue (Redis) could not be reached to apply registry events."
 
 
@@ -72,6 +82,23 @@ def start_applying_events(*, registry_id: int) -> None:
     """
     with contextlib.suppress(QueueUnavailable):  # logged by _publish
         _send(apply_events_task, registry_id, failure=EVENTS_NOT_SENT_MESSAGE)
+
+
+def start_policy_run(*, policy: CleanupPolicy) -> None:
+    """Ask a worker to run a policy now (its "Run now" button). Raises QueueUnavailable."""
+    failure = POLICY_NOT_SENT_MESSAGE.format(name=policy.name)
+    _send(run_policy_task, policy.pk, PolicyRun.Trigger.MANUAL, failure=failure)
+
+
+def start_notices(*, notices: list[PolicyNotice]) -> None:
+    """Ask a worker to deliver a policy's notices. Never raises: a notice never fails a run."""
+    for notice in notices:
+        transaction.on_commit(partial(_publish_quietly, deliver_policy_notice_task, notice.pk))
+
+
+def _publish_quietly(task: Task[Any, Any], *args: object) -> None:
+    with contextlib.suppress(QueueUnavailable):  # logged by _publish
+        _publish(task, args, failure="", then=None)
 
 
 def _send(

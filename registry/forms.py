@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import validate_email
 
 from .client.auth import same_origin
 from .deletion.batches import (
@@ -14,7 +15,7 @@ from .deletion.batches import (
     typed_count_matches,
     typed_count_message,
 )
-from .models import DeletionBatch, GitLabConnection, Registry, StalenessRules
+from .models import CleanupPolicy, DeletionBatch, GitLabConnection, Registry, StalenessRules
 from .models.cache import (
     URL_WITH_CREDENTIALS_MESSAGE,
     ca_bundle_problem,
@@ -288,3 +289,125 @@ def _gitlab_url_of(registry: Registry) -> str:
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+WEBHOOK_SET_HELP = (
+    "An incoming webhook (Slack, Mattermost or Teams): a message for each proposal, "
+    "finished batch and failure. Stored encrypted and never shown again; leave empty to "
+    "keep the one set."
+)
+INVALID_EMAIL_MESSAGE = "{address!r} is not an email address."
+
+
+class PolicyForm(forms.ModelForm[CleanupPolicy]):
+    """A cleanup policy. Patterns and addresses are edited one a line; the webhook URL
+    is written once and never shown (it holds the secret)."""
+
+    include_patterns = forms.CharField(
+        required=False,
+        label="Repositories to include",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "mono"}),
+        help_text="Regular expressions searched in repository names, one a line "
+        "(^acme/web$). Empty: every repository of the registry.",
+    )
+    exclude_patterns = forms.CharField(
+        required=False,
+        label="Repositories to leave alone",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "mono"}),
+        help_text="Regular expressions, one a line; they win over the included ones.",
+    )
+    protected_patterns = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false", "class": "mono"}),
+        help_text=StalenessRules._meta.get_field("protected_patterns").help_text + " One a line.",
+    )
+    notify_emails = forms.CharField(
+        required=False,
+        label="Email",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="Addresses told of each proposal, finished batch and failure, one a line.",
+    )
+    webhook_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Webhook URL",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=WEBHOOK_SET_HELP,
+    )
+    clear_webhook = forms.BooleanField(required=False, label="No webhook")
+
+    class Meta:
+        model = CleanupPolicy
+        fields = [
+            "name",
+            "registry",
+            "enabled",
+            "include_patterns",
+            "exclude_patterns",
+            "protected_patterns",
+            "max_age_days",
+            "branch_pattern",
+            "keep_newest",
+            "age_basis",
+            "unpulled_days",
+            "gitlab_rules",
+            "gitlab_grace_days",
+            "frequency",
+            "weekday",
+            "at",
+            "mode",
+            "max_tags_per_run",
+            "max_repository_percent",
+            "approval_reason",
+            "notify_emails",
+        ]
+        labels = {
+            **StalenessRulesForm.Meta.labels,
+            "at": "At",
+            "max_tags_per_run": "Apply at most (tags a run)",
+            "max_repository_percent": "Apply at most (% of any repository)",
+            "approval_reason": "Reason",
+        }
+        widgets = {
+            "branch_pattern": forms.TextInput(attrs={"spellcheck": "false", "class": "mono"}),
+            "at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "mode": forms.RadioSelect,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["name"].disabled = True  # the command line and the audit log use it
+        if not self.is_bound:
+            for name in ("include_patterns", "exclude_patterns", "protected_patterns"):
+                self.initial[name] = "\n".join(getattr(self.instance, name) or [])
+            self.initial["notify_emails"] = "\n".join(self.instance.notify_emails or [])
+
+    def clean_include_patterns(self) -> list[str]:
+        return _lines(self.cleaned_data["include_patterns"])
+
+    def clean_exclude_patterns(self) -> list[str]:
+        return _lines(self.cleaned_data["exclude_patterns"])
+
+    def clean_protected_patterns(self) -> list[str]:
+        return _lines(self.cleaned_data["protected_patterns"])
+
+    def clean_notify_emails(self) -> list[str]:
+        addresses = _lines(self.cleaned_data["notify_emails"])
+        for address in addresses:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                raise forms.ValidationError(INVALID_EMAIL_MESSAGE.format(address=address)) from None
+        return addresses
+
+    def save(self, commit: bool = True) -> CleanupPolicy:
+        policy: CleanupPolicy = super().save(commit=False)
+        if self.cleaned_data.get("clear_webhook"):
+            policy.set_webhook_url("")
+        elif self.cleaned_data.get("webhook_url"):
+            policy.set_webhook_url(self.cleaned_data["webhook_url"])
+        if commit:
+            policy.save()
+        return policy

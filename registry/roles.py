@@ -15,6 +15,7 @@ VIEW_PERMISSIONS = [
     "registry.view_tag",
     "registry.view_manifest",
     "registry.view_syncrun",
+    "registry.view_cleanuppolicy",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWERS: VIEW_PERMISSIONS,
@@ -28,6 +29,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.delete_registry",
         "registry.add_stalenessrules",
         "registry.change_stalenessrules",
+        "registry.add_cleanuppolicy",
+        "registry.change_cleanuppolicy",
+        "registry.delete_cleanuppolicy",
     ],
 }
 

@@ -23,7 +23,17 @@ from .events.housekeeping import (
 )
 from .events.locks import ApplierBusy, SyncRunning, applier_turn
 from .locks import SyncAlreadyRunning
-from .models import DeletionBatch, EventEndpoint, Registry
+from .models import CleanupPolicy, DeletionBatch, EventEndpoint, PolicyNotice, PolicyRun, Registry
+from .policies.notices import (
+    DeliveryFailed,
+    deliver_notice,
+    give_up,
+    notices_for_batch,
+    notices_for_run,
+    stalled_notices,
+)
+from .policies.run import run_policy
+from .policies.schedule import claim_due_policies
 from .sync import sync_registry
 
 logger = logging.getLogger(__name__)
@@ -72,7 +82,7 @@ def execute_deletion_batch_task(self: Task[Any, Any], batch_id: int) -> None:
         logger.warning("Deletion batch %s does not exist", batch_id)
         return
     try:
-        execute_batch(batch=batch)
+        batch = execute_batch(batch=batch)
     except BatchHeld as exc:
         if self.request.is_eager:
             logger.info("%s", exc)
@@ -88,6 +98,8 @@ def execute_deletion_batch_task(self: Task[Any, Any], batch_id: int) -> None:
             return
         logger.info("%s Retrying in %s s.", exc, BUSY_RETRY_SECONDS)
         raise self.retry(countdown=BUSY_RETRY_SECONDS) from exc
+    if batch.source == DeletionBatch.Source.POLICY:
+        send_notices(notices_for_batch(batch=batch))
 
 
 def seconds_until(moment: datetime | None) -> int:
@@ -153,3 +165,63 @@ def apply_stalled_events() -> int:
         apply_events_task.delay(registry_id)
     forget_old_events(now=timezone.now())
     return len(registry_ids)
+
+
+# -- cleanup policies (registry.policies) ------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def run_due_policies() -> int:
+    """Beat's periodic job: run each policy whose time has come, once (see schedule)."""
+    claimed = claim_due_policies(now=timezone.now())
+    for policy_id in claimed:
+        run_policy_task.delay(policy_id, PolicyRun.Trigger.SCHEDULE)
+    # Notices whose task was lost (the queue was down when they were made) go again.
+    for notice_id in stalled_notices(now=timezone.now()):
+        deliver_policy_notice_task.delay(notice_id)
+    return len(claimed)
+
+
+@shared_task(ignore_result=True)
+def run_policy_task(policy_id: int, trigger: str) -> int | None:
+    """Run one policy; hand an applied batch to a worker; send the notices."""
+    policy = CleanupPolicy.objects.select_related("registry").filter(pk=policy_id).first()
+    if policy is None:
+        return None
+    run = run_policy(policy=policy, trigger=trigger)
+    if run.status == PolicyRun.Status.APPLIED and run.batch is not None:
+        note_handed_over(batch_id=run.batch.pk, now=timezone.now())
+        execute_deletion_batch_task.delay(run.batch.pk)
+    send_notices(notices_for_run(run=run))
+    return run.pk
+
+
+def send_notices(notices: list[PolicyNotice]) -> None:
+    """Hand each notice to a worker; a broker that is down loses the notice, not the run."""
+    for notice in notices:
+        try:
+            deliver_policy_notice_task.delay(notice.pk)
+        except Exception:
+            logger.warning("Could not queue notice %s of a policy run", notice.pk, exc_info=True)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def deliver_policy_notice_task(self: Task[Any, Any], notice_id: int) -> None:
+    """Send one notice; retried with exponential backoff, then given up (never raises)."""
+    notices = PolicyNotice.objects.select_related("run__policy__registry", "run__batch")
+    notice = notices.filter(pk=notice_id, state=PolicyNotice.State.PENDING).first()
+    if notice is None:
+        return
+    try:
+        deliver_notice(notice=notice)
+    except DeliveryFailed as exc:
+        if self.request.retries >= settings.POLICY_NOTICE_RETRIES:
+            give_up(notice=notice)
+            return
+        if self.request.is_eager:  # run in-process (tests): a retry would raise; try here
+            retries = self.request.retries + 1
+            deliver_policy_notice_task.apply((notice_id,), retries=retries, throw=True)
+            return
+        wait = settings.POLICY_NOTICE_BACKOFF_SECONDS * 2**self.request.retries
+        logger.info("Notice %s not delivered (%s); trying again in %s s", notice_id, exc, wait)
+        raise self.retry(countdown=wait) from None

@@ -41,6 +41,8 @@ def test_a_row_holds_the_item_and_its_batch_with_utc_times(log) -> None:
         "planned_by": "sam-ops",
         "confirmed_by": "sam-ops",
         "source": "cli",
+        "policy": "",
+        "applied_by_schedule": False,
         "reason": "disk full",
         "planned_at": "2026-03-05T10:00:00Z",
         "confirmed_at": None,

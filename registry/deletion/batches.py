@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from registry.models import DeletionBatch, DeletionItem
+from registry.models.audit import SCHEDULE_ACTOR
 
 # Above this many tags to act on, the janitor types the number to confirm.
 TYPED_CONFIRMATION_THRESHOLD = 50
@@ -74,11 +75,12 @@ def typed_count_matches(batch: DeletionBatch, typed: str) -> bool:
     return typed.replace(",", "").strip() == str(actionable_count(batch))
 
 
-def confirm_batch(*, batch: DeletionBatch, actor: User, reason: str) -> DeletionBatch:
+def confirm_batch(*, batch: DeletionBatch, actor: User | None, reason: str) -> DeletionBatch:
     """Queue a planned batch, with the reason the audit log keeps (the caller enqueues it).
 
     On the web the confirmation form has the count typed back first (ConfirmBatchForm);
-    on the command line, naming the batch by id is the confirmation. Raises
+    on the command line, naming the batch by id is the confirmation. `actor` None: a
+    cleanup policy applies it within its caps (recorded as SCHEDULE_ACTOR). Raises
     ConfirmationError with a message for the user.
     """
     reason = reason.strip()
@@ -90,7 +92,7 @@ def confirm_batch(*, batch: DeletionBatch, actor: User, reason: str) -> Deletion
     queued = DeletionBatch.objects.filter(pk=batch.pk, status=Status.PLANNED).update(
         status=Status.QUEUED,
         reason=reason,
-        confirmed_by_username=actor.get_username(),
+        confirmed_by_username=actor.get_username() if actor else SCHEDULE_ACTOR,
         confirmed_at=timezone.now(),
     )
     if not queued:

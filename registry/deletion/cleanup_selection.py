@@ -133,7 +133,7 @@ def select_tags(*, registry: Registry, filters: CleanupFilters) -> CleanupSelect
         kept += min(filters.keep_last, len(candidates))
         chosen.extend(row.id for row in candidates[filters.keep_last :])
     return CleanupSelection(
-        tags=Tag.objects.filter(pk__in=_id_set(chosen)), count=len(chosen), kept=kept
+        tags=Tag.objects.filter(pk__in=id_set(chosen)), count=len(chosen), kept=kept
     )
 
 
@@ -153,7 +153,7 @@ def _newness(row: _Row) -> tuple[bool, datetime, datetime, tuple[str | int, ...]
     return row.created is not None, created, row.first_seen, natural_key(row.name)
 
 
-def _id_set(ids: list[int]) -> RawSQL:
+def id_set(ids: list[int]) -> RawSQL:
     """The ids as one query parameter, for `pk__in`.
 
     A plan may hold 50,000 tags: as a plain `IN (%s, %s, …)` list that is past

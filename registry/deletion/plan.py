@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 
 from registry.models import DeletionBatch, DeletionItem, Layer, Manifest, Registry, Tag
+from registry.models.audit import SCHEDULE_ACTOR
 from registry.staleness import REFERRER_TAG
 
 from .decision import DigestAction, DigestDecision, DigestHolders, decide_digest
@@ -112,15 +113,16 @@ def plan_deletion(
     *,
     registry: Registry,
     tags: QuerySet[Tag],
-    actor: User,
+    actor: User | None,
     reason: str = "",
     source: str = DeletionBatch.Source.WEB,
+    policy_name: str = "",
     retry_of: DeletionBatch | None = None,
 ) -> DeletionBatch:
     """Save a planned batch for `tags` (the registry's), with each tag's action.
 
+    `actor` None: a cleanup policy plans it (`policy_name`), recorded as SCHEDULE_ACTOR.
     `retry_of`: the batch whose failed tags these are (registry.deletion.retry).
-
     Raises ValueError with NOTHING_SELECTED_MESSAGE when `tags` is empty.
     """
     tags = tags.filter(repository__registry=registry)
@@ -142,9 +144,10 @@ def plan_deletion(
             registry=registry,
             registry_name=registry.name,
             planned_by=actor,
-            planned_by_username=actor.get_username(),
+            planned_by_username=actor.get_username() if actor else SCHEDULE_ACTOR,
             source=source,
             reason=reason,
+            policy_name=policy_name,
             retry_of=retry_of,
         )
         _save_items(batch=batch, selected=selected, decisions=decisions, holders=holders)

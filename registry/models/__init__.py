@@ -22,6 +22,7 @@ from .gitlab import (
     GitLabRepository,
     TagGitLab,
 )
+from .policies import CleanupPolicy, PolicyNotice, PolicyRun
 from .rules import (
     EMPTY_PATTERN_MESSAGE,
     PATTERNS_NOT_A_LIST_MESSAGE,
@@ -40,6 +41,7 @@ __all__ = [
     "AppendOnlyModel",
     "AppendOnlyQuerySet",
     "AuditLogIsAppendOnly",
+    "CleanupPolicy",
     "DeletionBatch",
     "DeletionItem",
     "EventEndpoint",
@@ -51,6 +53,8 @@ __all__ = [
     "GitLabRepository",
     "Layer",
     "Manifest",
+    "PolicyNotice",
+    "PolicyRun",
     "Registry",
     "RegistryChange",
     "RegistryEvent",

@@ -11,6 +11,10 @@ from django.utils import timezone
 
 from .cache import Registry
 
+# Who plans and confirms what a cleanup policy does on its own. Django usernames cannot
+# hold parentheses, so no person can be mistaken for it.
+SCHEDULE_ACTOR = "(schedule)"
+
 
 class AuditLogIsAppendOnly(Exception):
     """Raised on any attempt to change a finished audit row or to delete one."""
@@ -119,6 +123,7 @@ class DeletionBatch(AppendOnlyModel):
         "planned_at",
         "registry_name",
         "source",
+        "policy_name",
         "retry_of",
     )
     # Who confirmed it, when and why: never rewritten once recorded.
@@ -127,6 +132,7 @@ class DeletionBatch(AppendOnlyModel):
     class Source(models.TextChoices):
         WEB = "web", "Dashboard"
         CLI = "cli", "Command line"
+        POLICY = "policy", "Cleanup policy"
 
     # No database constraint: deleting a registry or a user must not touch history.
     registry = models.ForeignKey(
@@ -151,6 +157,8 @@ class DeletionBatch(AppendOnlyModel):
     confirmed_by_username = models.CharField(max_length=150, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     reason = models.TextField(blank=True)
+    # The cleanup policy whose run planned the batch (by name, as the record outlives it).
+    policy_name = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
     planned_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -209,6 +217,11 @@ class DeletionBatch(AppendOnlyModel):
     @property
     def is_finished(self) -> bool:
         return not self.is_open
+
+    @property
+    def applied_by_schedule(self) -> bool:
+        """Confirmed by a policy within its caps, not by a person."""
+        return self.confirmed_by_username == SCHEDULE_ACTOR
 
     @property
     def duration_seconds(self) -> float | None:

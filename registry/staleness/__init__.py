@@ -39,7 +39,7 @@ pattern and age (registry.gitlab.verdicts; the ties come from registry.gitlab.ti
 """
 
 from .figures import StaleFigures, preview_staleness, stale_figures
-from .refresh import refresh_staleness
+from .refresh import judge_repositories, refresh_staleness
 from .verdicts import (
     REFERRER_TAG,
     TagFacts,
@@ -56,6 +56,7 @@ __all__ = [
     "TagFacts",
     "Verdict",
     "evaluate_tags",
+    "judge_repositories",
     "natural_key",
     "preview_staleness",
     "protection_check",

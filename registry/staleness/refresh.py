@@ -68,6 +68,36 @@ def refresh_staleness(
 StoredVerdict = tuple[bool, bool, str, str]  # the STORED_FIELDS, in order
 
 
+def judge_repositories(
+    *,
+    registry: Registry,
+    rules: StalenessRules,
+    now: datetime,
+    repository_ids: Iterable[int],
+    budget: Budget | None = None,
+) -> Iterator[tuple[int, dict[int, Verdict]]]:
+    """Each repository's id and the verdicts `rules` (saved or not) give its tags, by tag id.
+
+    Writes nothing: the verdicts of a cleanup policy's own rules (registry.policies).
+    Raises PatternTooSlow when the rules' patterns use up `budget`.
+    """
+    budget = budget or Budget(RULES_BUDGET_SECONDS)
+    repository_ids = list(repository_ids)
+    tracked_since = tracked_since_for(registry=registry, rules=rules)
+    ties = RegistryTies.load(
+        registry=registry, rules=rules, budget=budget, repository_ids=repository_ids
+    )
+    rows = tags_by_repository(registry=registry, repository_ids=repository_ids, stored_fields=[])
+    for repository_id, facts, _ in rows:
+        facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
+        yield (
+            repository_id,
+            evaluate_tags(
+                rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
+            ),
+        )
+
+
 def tracked_since_for(*, registry: Registry, rules: StalenessRules) -> datetime | None:
     """When pull tracking began, asked only for rules that count pulls: one query less
     for everyone else."""

@@ -50,7 +50,7 @@ from registry.deletion.plan import plan_deletion
 from registry.deletion.retry import RetryError, plan_retry, retry_count
 from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
-from registry.models import DeletionBatch, DeletionItem, Registry
+from registry.models import DeletionBatch, DeletionItem, PolicyRun, Registry
 from registry.pull_tracking import mark_items_last_pulled, pulls_tracked_since
 from registry.sync_health import PREVIEW_WARNING
 
@@ -135,6 +135,13 @@ def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {**_items_context(request, batch), **_status_context(batch)}
     context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
     return render_page(request, TEMPLATE, context, partial="items")
+
+
+def _policy_run(batch: DeletionBatch) -> PolicyRun | None:
+    """The cleanup policy's run that proposed the batch, if one did."""
+    if batch.source != DeletionBatch.Source.POLICY:
+        return None
+    return PolicyRun.objects.filter(batch=batch).select_related("policy").first()
 
 
 @require_POST
@@ -250,6 +257,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
     actionable = actionable_count(batch)
     return {
         "batch": batch,
+        "policy_run": _policy_run(batch),
         "polling": polling,
         # Counted from the items while running; a finished batch has its figures saved.
         "progress": batch_progress(batch=batch) if polling else saved_progress(batch=batch),

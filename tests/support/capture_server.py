@@ -6,6 +6,9 @@
 
 It answers every GET with `{"token": "captured", "repositories": [], "tags": []}`, so
 a client that was lured there carries on as if it had found a token service or a page.
+
+As an incoming webhook it keeps every POST's body and answers with `post_statuses` in
+turn (then 200): `CaptureServer(post_statuses=[500, 503])` fails twice, then accepts.
 """
 
 from __future__ import annotations
@@ -29,10 +32,18 @@ TLS_NAME = "localhost"  # the name its certificate is for
 
 
 class CaptureServer:
-    def __init__(self, *, tls: bool = False, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tls: bool = False,
+        workdir: Path | None = None,
+        post_statuses: list[int] | None = None,
+    ) -> None:
         self.tls = tls
         self.workdir = workdir
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.post_statuses = list(post_statuses or [])
+        self.posted: list[bytes] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -80,6 +91,12 @@ class CaptureServer:
         with self._lock:
             self.requests.append((method, path, headers))
 
+    def take_post(self, body: bytes) -> int:
+        """Keep a POST's body; the status to answer it with."""
+        with self._lock:
+            self.posted.append(body)
+            return self.post_statuses.pop(0) if self.post_statuses else 200
+
 
 def _handler_for(capture: CaptureServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -91,6 +108,14 @@ def _handler_for(capture: CaptureServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            capture.record("POST", self.path, {k.lower(): v for k, v in self.headers.items()})
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(capture.take_post(body))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -88,3 +88,40 @@ class CeleryWorker:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"The Celery worker did not get ready:\n{self.log()[-3000:]}")
+
+
+class CeleryBeat(CeleryWorker):
+    """`celery -A janitor_site beat`, with its schedule file beside its log."""
+
+    def start(self) -> CeleryBeat:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "janitor_site.settings",
+            "DEBUG": "1",
+            "REDIS_URL": self.broker_url,
+            "DATABASE_URL": database_url_for_current_test_db(),
+            **self.environment,
+        }
+        schedule = self.log_path.with_suffix(".schedule")
+        command = [
+            sys.executable, "-m", "celery", "-A", "janitor_site", "beat",
+            "--loglevel=INFO", "--schedule", str(schedule),
+        ]  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_until_logged("beat: Starting")
+        return self
+
+    def _wait_until_logged(self, text: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Celery beat exited:\n{self.log()[-3000:]}")
+            if text in self.log():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Celery beat did not start:\n{self.log()[-3000:]}")

@@ -11,8 +11,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
 
 from registry.deletion.batches import (
     GC_COMMAND,
@@ -25,7 +23,6 @@ from registry.deletion.batches import (
     batch_progress,
     cancel_batch,
     confirm_batch,
-    deleted_tags_planned,
     saved_progress,
 )
 from registry.deletion.cleanup_selection import CleanupFilterForm, select_tags
@@ -33,6 +30,7 @@ from registry.deletion.lease import BatchHeld, RepositoriesBusy
 from registry.deletion.plan import plan_deletion
 from registry.deletion.run import execute_batch
 from registry.enqueue import start_batch
+from registry.management.plan_output import size_text, write_plan, write_table
 from registry.models import DeletionBatch, Registry
 from registry.roles import ADMINS, DELETE_PERMISSION, JANITORS
 from registry.user_patterns import PatternTooSlow
@@ -231,28 +229,7 @@ class Command(BaseCommand):
             source=DeletionBatch.Source.CLI,
         )
         self.stdout.write(f"Plan for {registry.name}, batch {batch.pk}{kept}:\n")
-        now = timezone.now()
-        rows = [
-            [
-                item.repository_name,
-                item.tag,
-                item.short_digest,
-                _size(item.size),
-                _age(item.created, now=now),
-                item.get_action_display(),
-                item.note,
-            ]
-            for item in batch.items.order_by("position")
-        ]
-        self._table(["REPOSITORY", "TAG", "DIGEST", "SIZE", "AGE", "ACTION", "NOTE"], rows)
-        deleting = deleted_tags_planned(batch)
-        self.stdout.write(
-            f"\n{batch.tags_planned:,} tags: {deleting:,} deleted "
-            f"({_count(batch.manifests_planned, 'digest')}), {batch.untags_planned:,} untag only, "
-            f"{batch.refused_planned:,} refused.\n"
-            f"Size of the images deleted: {_size(batch.bytes_planned)}. "
-            f"Space garbage collection would free: {_size(batch.bytes_reclaimable)}."
-        )
+        write_plan(self.stdout, batch)
         return batch
 
     # -- applying ------------------------------------------------------------------------
@@ -284,11 +261,13 @@ class Command(BaseCommand):
             ]
             for item in batch.items.order_by("position")
         ]
-        self._table(["REPOSITORY", "TAG", "DIGEST", "ACTION", "OUTCOME", "DETAIL"], rows)
+        write_table(
+            self.stdout, ["REPOSITORY", "TAG", "DIGEST", "ACTION", "OUTCOME", "DETAIL"], rows
+        )
         outcomes = saved_progress(batch=batch).summary(with_zeros=True, separator=", ")
         self.stdout.write(
             f"\nBatch {batch.pk}: {_status(batch)}. {outcomes}. "
-            f"Size of the images deleted: {_size(batch.bytes_deleted)}."
+            f"Size of the images deleted: {size_text(batch.bytes_deleted)}."
         )
         if batch.error:
             self.stdout.write(f"Error: {batch.error}")
@@ -311,13 +290,6 @@ class Command(BaseCommand):
             # Confirmed already: the workers run it once the other batch is done.
             start_batch(batch=batch)
             raise CommandError(f"{exc} Batch {batch.pk} is queued for the workers.") from exc
-
-    def _table(self, header: list[str], rows: list[list[str]]) -> None:
-        """Columns padded to their widest cell; the last one (notes) left as it is."""
-        widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
-        for row in [header, *rows]:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-            self.stdout.write("  ".join([*cells, row[-1]]).rstrip())
 
 
 @contextmanager
@@ -355,22 +327,5 @@ def _actor(username: str | None) -> User:
     return user
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
-
-
 def _status(batch: DeletionBatch) -> str:
     return batch.get_status_display().lower()
-
-
-def _size(size: int) -> str:
-    return str(filesizeformat(size)).replace("\xa0", " ")
-
-
-def _age(created: datetime | None, *, now: datetime) -> str:
-    if created is None:
-        return "unknown"
-    days = (now - created).days
-    if days < 1:
-        return "<1 day"
-    return "1 day" if days == 1 else f"{days:,} days"

@@ -32,7 +32,7 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def guard_retry_of(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def guard_retry_of(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         sql = IDENTITY_FUNCTION.format(
             retry_of="OR NEW.retry_of_id IS DISTINCT FROM OLD.retry_of_id"
@@ -40,14 +40,14 @@ def guard_retry_of(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
         schema_editor.execute(sql, params=None)
 
 
-def unguard_retry_of(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def unguard_retry_of(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(IDENTITY_FUNCTION.format(retry_of=""), params=None)
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0016_gitlab"),
+        ("registry", "0017_policies"),
     ]
 
     operations = [
