@@ -109,6 +109,18 @@ def duration_text(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
+def confirm_button_label(*, deleted: int, untagged: int) -> str:
+    """What the confirm button does: "Delete 12 tags, untag 1", or "Untag 3 tags" when no
+    image is deleted (never "Delete 0 tags")."""
+
+    def tags(n: int) -> str:
+        return f"{n:,} tag{'' if n == 1 else 's'}"
+
+    if not deleted:
+        return f"Untag {tags(untagged)}"
+    return f"Delete {tags(deleted)}" + (f", untag {untagged:,}" if untagged else "")
+
+
 # -- views --------------------------------------------------------------------------------
 
 
@@ -248,6 +260,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
     """What the preview, the confirmation form and the progress region need."""
     polling = batch.status in (Status.QUEUED, Status.RUNNING)
     actionable = actionable_count(batch)
+    deleted = deleted_tags_planned(batch)
     return {
         "batch": batch,
         "policy_run": policy_run_of(batch),
@@ -255,7 +268,8 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         # Counted from the items while running; a finished batch has its figures saved.
         "progress": batch_progress(batch=batch) if polling else saved_progress(batch=batch),
         "actionable": actionable,
-        "deleted_tags_planned": deleted_tags_planned(batch),
+        "deleted_tags_planned": deleted,
+        "confirm_label": confirm_button_label(deleted=deleted, untagged=batch.untags_planned),
         "needs_typed_count": needs_typed_count(batch),
         "typed_count_label": typed_count_message(actionable),
         "nothing_to_do": NOTHING_TO_DO_MESSAGE

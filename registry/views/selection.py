@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from registry import selection
+from registry.filter_forms import filter_querystring
 from registry.models import Registry
 from registry.selectors import tags_in_order
 from registry.tag_filters import TagFilterForm, filter_tags
@@ -31,8 +32,16 @@ from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
 from .rendering import render_page
 from .selection_bar import bar_context
+from .tables import Column, sort_header
 
 SELECTION_PAGE_SIZE = 50
+SELECTION_COLUMNS = [
+    Column("Repository", "repository"),
+    Column("Tag", "name"),
+    Column("Digest"),
+    Column("Size", "size", numeric=True),
+    Column("Created", "created"),
+]
 SELECTION_CHANGED_EVENT = "selection-changed"
 BAD_TAG_IDS_MESSAGE = "Tag ids must be whole numbers."
 ONE_TAG_MESSAGE = "Toggle one tag at a time."
@@ -44,9 +53,11 @@ def filter_problem_message(errors: dict[str, str]) -> str:
 
 @require_GET
 def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    """The selected tags, paginated, with totals per repository."""
+    """The selected tags, paginated and sortable (`?sort=`), with totals per repository."""
     registry = get_registry_for_viewer(request, name)
     user = request.user
+    order = selection.SelectionOrderForm(request.GET).filters()
+    path = reverse("selection", args=[registry.name])
     totals = selection.totals_by_repository(user=user, registry=registry)
     summary = selection.SelectionSummary(
         count=sum(t.count for t in totals), total_size=sum(t.total_size for t in totals)
@@ -58,13 +69,15 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         registry=registry,
         offset=max(page.start_index() - 1, 0),
         limit=SELECTION_PAGE_SIZE,
+        sort=order.sort,
     )
     context = {
         **bar_context(request, registry, summary=summary),
         "page": page,
         "tags": tags_in_order(ids),
         "repository_totals": totals,
-        "page_url": pager_url(reverse("selection", args=[registry.name])),
+        "headers": [sort_header(c, path=path, filters=order) for c in SELECTION_COLUMNS],
+        "page_url": pager_url(path, filter_querystring(order)),
     }
     return render_page(request, "registry/selection.html", context, partial="list")
 
