@@ -1,5 +1,6 @@
-"""What the filter/selection browser tests share: two screen sizes, a registry, and checks
-that the filter form, the URL and the list say the same thing."""
+"""What the filter/selection browser tests share (each runs at both screen sizes, see
+conftest.py): a registry, and checks that the filter form, the URL and the list say the
+same thing."""
 
 from __future__ import annotations
 
@@ -7,17 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 MB = 1024 * 1024
-
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
-SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 # What a filter means when the URL leaves it out.
 DEFAULTS = {"sort": "-created", "page_size": "50", "name_mode": "substring", "page": "1"}

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from registry.models import Tag
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, expect_agreement, make_review_registry
+from tests.e2e.listing import expect_agreement, make_review_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +23,10 @@ def delete_as_the_worker_would(prefix: str) -> None:
     Tag.objects.filter(name__startswith=prefix).delete()
 
 
-@SCREENS
 def test_back_after_a_deletion_does_not_list_or_select_the_deleted_tags(
-    page: Page, live_server, janitor, screen
+    page: Page, live_server, janitor
 ) -> None:
     make_review_registry()
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
     # A filter typed (the URL pushed by HTMX), then a sort: two entries of history.

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, expect_agreement, make_review_registry
+from tests.e2e.listing import expect_agreement, make_review_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -30,11 +30,9 @@ def type_name(page: Page, text: str) -> None:
     expect(page).to_have_url(re.compile(f"name={re.escape(text)}"))
 
 
-@SCREENS
 def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
     expect_agreement(page)
@@ -64,11 +62,9 @@ def test_the_name_filter_survives_a_sort_click_and_the_next_filter_change(
     expect_agreement(page, name="mr-", sort="-size")
 
 
-@SCREENS
 def test_paging_and_selecting_keep_the_name_filter(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/stale/")
     type_name(page, "review-")
@@ -92,11 +88,9 @@ def test_paging_and_selecting_keep_the_name_filter(
     expect_agreement(page, name="review-", older_than_days="100")
 
 
-@SCREENS
 def test_select_this_page_after_typing_a_name_ticks_every_row(
-    page: Page, live_server, janitor, reviews, screen
+    page: Page, live_server, janitor, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/tags/")
     type_name(page, "review-")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, make_review_registry
+from tests.e2e.listing import make_review_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,10 +23,8 @@ def stale_page(page: Page, live_server, janitor):
     return page
 
 
-@SCREENS
-def test_skip_links_lead_to_the_listing_and_to_the_selection_bar(stale_page: Page, screen) -> None:
+def test_skip_links_lead_to_the_listing_and_to_the_selection_bar(stale_page: Page) -> None:
     page = stale_page
-    page.set_viewport_size(screen)
     page.keyboard.press("Tab")
     to_listing = page.get_by_role("link", name="Skip to the tag list")
     expect(to_listing).to_be_focused()
@@ -42,12 +40,8 @@ def test_skip_links_lead_to_the_listing_and_to_the_selection_bar(stale_page: Pag
     expect(page.locator("#selection-bar").get_by_role("button", name="Clear")).to_be_focused()
 
 
-@SCREENS
-def test_the_drawer_closes_on_escape_and_gives_focus_back_to_its_link(
-    stale_page: Page, screen
-) -> None:
+def test_the_drawer_closes_on_escape_and_gives_focus_back_to_its_link(stale_page: Page) -> None:
     page = stale_page
-    page.set_viewport_size(screen)
     link = page.get_by_role("link", name="mr-0-app", exact=True)
     link.focus()
     page.keyboard.press("Enter")
@@ -67,10 +61,8 @@ def test_the_drawer_closes_on_escape_and_gives_focus_back_to_its_link(
     expect(link).to_be_focused()
 
 
-@SCREENS
-def test_focus_stays_on_select_all_select_this_page_and_clear(stale_page: Page, screen) -> None:
+def test_focus_stays_on_select_all_select_this_page_and_clear(stale_page: Page) -> None:
     page = stale_page
-    page.set_viewport_size(screen)
     bar = page.locator("#selection-bar")
 
     select_all = page.get_by_role("button", name=re.compile("Select all 30 matching"))

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from registry.models import Tag
 from registry.selection import add_tags
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, make_review_registry
+from tests.e2e.listing import make_review_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,6 @@ def log_in_again(page: Page, user) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-@SCREENS
 @pytest.mark.parametrize(
     "action",
     [
@@ -43,11 +42,10 @@ def log_in_again(page: Page, user) -> None:
     ids=["tick-a-row", "select-this-page", "select-all-matching", "clear"],
 )
 def test_after_logging_in_again_the_user_is_back_on_the_filtered_page(
-    page: Page, live_server, janitor, screen, action
+    page: Page, live_server, janitor, action
 ) -> None:
     registry = make_review_registry()
     add_tags(user=janitor, registry=registry, tag_ids=[Tag.objects.get(name="mr-29-app").pk])
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     here = f"{live_server.url}/registries/main/stale/?name=mr-&older_than_days=60"
     page.goto(here)

@@ -14,7 +14,7 @@ from registry.models import Tag
 from registry.selection import add_tags
 from registry.views.selection_bar import WHO_CAN_DELETE
 from tests.e2e.browser import log_in
-from tests.e2e.listing import SCREENS, make_review_registry
+from tests.e2e.listing import make_review_registry
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -55,11 +55,9 @@ def test_a_plan_that_only_untags_says_untag_not_delete_0_tags(
     expect(page.locator("main")).not_to_contain_text("Delete 0 tags")
 
 
-@SCREENS
 def test_viewers_see_no_selection_controls_and_who_can_delete(
-    page: Page, live_server, viewer, reviews, screen
+    page: Page, live_server, viewer, reviews
 ) -> None:
-    page.set_viewport_size(screen)
     log_in(page, live_server, viewer)
     for listing in ("tags", "stale"):
         page.goto(f"{live_server.url}/registries/main/{listing}/")
@@ -70,13 +68,9 @@ def test_viewers_see_no_selection_controls_and_who_can_delete(
         expect(page.get_by_text(WHO_CAN_DELETE)).to_be_visible()
 
 
-@SCREENS
-def test_the_selection_page_sorts_by_size(
-    page: Page, live_server, janitor, reviews, screen
-) -> None:
+def test_the_selection_page_sorts_by_size(page: Page, live_server, janitor, reviews) -> None:
     mr = Tag.objects.filter(name__startswith="mr-").values_list("pk", flat=True)
     add_tags(user=janitor, registry=reviews, tag_ids=list(mr))
-    page.set_viewport_size(screen)
     log_in(page, live_server, janitor)
     page.goto(f"{live_server.url}/registries/main/selection/")
     rows = page.locator("table.selection-tags tbody tr td:nth-child(2)")
