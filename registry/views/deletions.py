@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -212,6 +213,7 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _redirect(request, reverse("batch", args=[batch.pk]))
 
 
+@never_cache
 @require_GET
 def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The progress region, polled every second while the batch is queued or running.

@@ -2,8 +2,9 @@
 
 Every change answers an HTMX request with the selection bar (`#selection-bar`,
 swapped outerHTML) and, without HTMX, redirects back to `next`. Selecting is
-harmless, so every viewer may; the bar offers "Preview deletion" only to those
-who may delete.
+harmless, so every viewer may; but a selection is only good for planning a
+deletion, so the tag pages show their selection controls (and the bar) only to
+those who may delete (selection_bar.may_select).
 
 When a change is not what the clicked checkbox already shows (a whole page,
 everything matching, a clear, a refused or explicit toggle), the response also
@@ -17,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -198,6 +200,7 @@ def _respond(
         "tags", args=[registry.name]
     )
     response = render(request, "registry/_selection_bar.html", context)
+    add_never_cache_headers(response)
     if announce:
         response = trigger_client_event(
             response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}

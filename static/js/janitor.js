@@ -3,7 +3,8 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
   navigator.clipboard?.writeText(button.dataset.copy);
-  const label = button.textContent;
+  button.dataset.label ??= button.textContent;
+  const label = button.dataset.label;
   button.textContent = "copied";
   setTimeout(() => { button.textContent = label; }, 1200);
 });

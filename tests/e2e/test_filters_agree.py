@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import log_in
 from tests.e2e.listing import expect_agreement, make_review_registry
+from tests.factories import RepositoryFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -117,3 +118,26 @@ def test_select_all_matching_states_the_filters_it_will_use(
 
     button.click()
     expect(page.locator("#selection-bar")).to_contain_text("20 tags selected")
+
+
+def test_the_repository_search_survives_a_sort_click(
+    page: Page, live_server, janitor, reviews
+) -> None:
+    for name in ("acme/api", "acme/admin", "tools/ci"):
+        RepositoryFactory.create(registry=reviews, name=name)
+    log_in(page, live_server, janitor)
+    page.goto(f"{live_server.url}/registries/main/repositories/")
+    search = page.locator("#repository-search")
+    search.press_sequentially("acme", delay=40)
+    expect(page).to_have_url(re.compile("q=acme"))
+    expect(page.locator("#repository-listing .count")).to_contain_text("3 repositories match")
+
+    page.locator("th").get_by_role("link", name=re.compile("^Tags")).click()
+
+    expect(page).to_have_url(re.compile("sort=-tags"))
+    expect(page).to_have_url(re.compile("q=acme"))
+    expect(search).to_have_value("acme")
+    expect(page.locator("#repository-listing .count")).to_contain_text("3 repositories match")
+    page.go_back()
+    expect(page).not_to_have_url(re.compile("sort=-tags"))
+    expect(page.locator("#repository-search")).to_have_value("acme")
