@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.db import connection
@@ -22,7 +21,7 @@ from registry.selection import add_tags
 from registry.tag_filters import OLDER_THAN_MESSAGE
 from registry.views.selection_bar import WHO_CAN_DELETE
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
-from tests.support.html import captured
+from tests.support.html import captured, listed_tags
 from tests.support.htmx import HTMX
 from tests.support.tag_rows import make_tag
 
@@ -106,10 +105,7 @@ def stale_url(query: str = "", registry: str = "main") -> str:
 
 def listed(response) -> list[str]:
     """The tag names in the table's rows, in order."""
-    html = response.content.decode()
-    return [
-        unescape(name) for name in re.findall(r'<td class="tag-name"><a [^>]*>([^<]+)</a>', html)
-    ]
+    return listed_tags(response.content.decode())
 
 
 # -- who may -------------------------------------------------------------------------

@@ -27,6 +27,12 @@ def lockout_duration(value: timedelta) -> str:
     return " ".join(parts)
 
 
+@register.filter
+def outcome_summary(batch: DeletionBatch) -> str:
+    """ "3 deleted · 1 already absent · 2 failed" for a finished batch, else ""."""
+    return audit.outcome_summary(batch)
+
+
 JUST_NOW = "just now"
 
 
@@ -38,9 +44,3 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return JUST_NOW
     return f"{timesince(value)} ago"
-
-
-@register.filter
-def outcome_summary(batch: DeletionBatch) -> str:
-    """ "3 deleted · 1 already absent · 2 failed" for a finished batch, else ""."""
-    return audit.outcome_summary(batch)
