@@ -23,6 +23,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import threading
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from registry.client import RegistryClient, errors
@@ -48,6 +49,11 @@ class GitLabRegistryPlay:
     ) -> None:
         self.proxy, self.upstream = proxy, urlsplit(upstream)
         self.untagger = Untagger(privileged)
+        # One emulated tag delete at a time: each pushes and deletes a placeholder, and
+        # docker-registry's filesystem storage answered 500 to two at once in one
+        # repository under load. GitLab deletes tags natively; the janitor sends them
+        # concurrently, and the stand-in must not fail where GitLab would not.
+        self._deleting = threading.Lock()
         self.privileged = privileged
         self.database, self.protected = database, protected
         self.page_size = page_size  # below 1000, to make a short list span pages
@@ -78,7 +84,8 @@ class GitLabRegistryPlay:
             digest = self.privileged.head_manifest(name, tag).digest
         except errors.NotFound:
             return 404, JSON, distribution_error("MANIFEST_UNKNOWN", "manifest unknown")
-        self.untagger.untag(repository=name, tag=tag, digest=digest)
+        with self._deleting:
+            self.untagger.untag(repository=name, tag=tag, digest=digest)
         return 202, {}, b""
 
     def _delete_digest(
