@@ -92,6 +92,7 @@ demo: install
 lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy .
 
 format: install
 	$(PYTHON) -m ruff format .

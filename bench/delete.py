@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 2.0
@@ -100,13 +101,13 @@ def _seed(workdir: Path, env: dict[str, str], options: argparse.Namespace) -> fl
 
 def _measure_deletes(
     workdir: Path, env: dict[str, str], options: argparse.Namespace
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Floor and batch runs in turn, so that the machine's other work hits both alike."""
     from devtools.local_registry import start_local_registry
 
     token = secrets.token_hex(3)
-    floors: list[dict] = []
-    batches: list[dict] = []
+    floors: list[dict[str, Any]] = []
+    batches: list[dict[str, Any]] = []
     for run in range(1, options.repeat + 1):
         for kind in ("floor", "batch"):
             root = workdir / f"{kind}-{run}"
@@ -128,7 +129,7 @@ def _measure_deletes(
     return floors, batches
 
 
-def _child(env: dict[str, str], step: str, *args: object) -> dict:
+def _child(env: dict[str, str], step: str, *args: object) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.delete_steps", step, *map(str, args)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -148,9 +149,9 @@ def print_table(
     options: argparse.Namespace,
     *,
     seed_s: float,
-    floors: list[dict],
-    batches: list[dict],
-    preview: dict,
+    floors: list[dict[str, Any]],
+    batches: list[dict[str, Any]],
+    preview: dict[str, Any],
 ) -> bool:
     floor = min(floors, key=lambda run: run["seconds"])
     batch = min(batches, key=lambda run: run["seconds"])

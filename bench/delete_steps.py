@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,7 +34,7 @@ def repository_names(count: int) -> list[str]:
     return [f"bench/service-{i:02d}" for i in range(count)]
 
 
-def seed(url: str, repositories: int, tags: int, images_path: Path) -> dict:
+def seed(url: str, repositories: int, tags: int, images_path: Path) -> dict[str, Any]:
     """Push `tags` single-platform images, each with its own digest, over `repositories`.
 
     Each image: two base layers shared within its repository, one layer of its own.
@@ -84,7 +85,7 @@ def seed(url: str, repositories: int, tags: int, images_path: Path) -> dict:
     return {"tags": len(images)}
 
 
-def floor(url: str, images_path: Path) -> dict:
+def floor(url: str, images_path: Path) -> dict[str, Any]:
     """The least a deletion must do: one DELETE per digest, 8 keep-alive connections.
 
     Before it, untimed in the floor, a HEAD per tag: what a safe deletion adds (the
@@ -144,7 +145,7 @@ def _setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def _janitor():  # type: ignore[no-untyped-def]
+def _janitor():
     from django.contrib.auth.models import Group, User
 
     from registry.roles import JANITORS
@@ -157,7 +158,7 @@ def _janitor():  # type: ignore[no-untyped-def]
     return user
 
 
-def batch(url: str, name: str, tags: int, profile_path: Path | None) -> dict:
+def batch(url: str, name: str, tags: int, profile_path: Path | None) -> dict[str, Any]:
     """Sync, select everything, plan, confirm (untimed); time execute_batch."""
     _setup_django()
     from registry.connect import client_for
@@ -224,7 +225,7 @@ def batch(url: str, name: str, tags: int, profile_path: Path | None) -> dict:
     }
 
 
-def fill_preview(*, name: str, tags: int, repos: int):  # type: ignore[no-untyped-def]
+def fill_preview(*, name: str, tags: int, repos: int):
     """A cache of `tags` build tags over `repos` repositories, plus one kept release tag for
     every ten builds (survivors, so the reclaimable-bytes query has something to compare
     with). Each tag has its own manifest: a config, a base layer shared by every
@@ -295,8 +296,8 @@ def fill_preview(*, name: str, tags: int, repos: int):  # type: ignore[no-untype
                     repository=repository,
                     name=tag,
                     manifest_id=ids[manifest.digest],
-                    first_seen=manifest.created,
-                    last_changed=manifest.created,
+                    first_seen=manifest.created or now,
+                    last_changed=manifest.created or now,
                 )
                 for tag, manifest in zip(names, manifests, strict=True)
             )
@@ -304,7 +305,7 @@ def fill_preview(*, name: str, tags: int, repos: int):  # type: ignore[no-untype
     return registry
 
 
-def preview(name: str, tags: int, repos: int, runs: int) -> dict:
+def preview(name: str, tags: int, repos: int, runs: int) -> dict[str, Any]:
     """Time planning the selection, and the batch page, `runs` times (a new batch each)."""
     _setup_django()
     from django.core.management import call_command
@@ -355,7 +356,7 @@ def preview(name: str, tags: int, repos: int, runs: int) -> dict:
     one()  # warm caches, compile templates
     timings = [one() for _ in range(runs)]
     plans = [plan for plan, _ in timings]
-    result: dict = {"plan_s": statistics.median(plans), "plan_all": plans, "page_s": None}
+    result: dict[str, Any] = {"plan_s": statistics.median(plans), "plan_all": plans, "page_s": None}
     if has_page:
         pages = [page or 0.0 for _, page in timings]
         result["page_s"] = statistics.median(pages)

@@ -185,7 +185,7 @@ def measure_latency(client: Any, live: Any, pushes: int) -> dict[str, float]:
         _wait_for(
             lambda n=n, pushed=pushed: _visible(live, "latency/app", f"build-{n}", pushed.digest),
             "a pushed tag",
-        )  # type: ignore[misc]
+        )
         seconds.append(time.perf_counter() - finished)
     seconds.sort()
     return {

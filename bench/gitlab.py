@@ -26,6 +26,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "bench"
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
     return 0 if min(row["extra"], row["first_cpu"] / row["baseline_cpu"] - 1) <= TARGET_EXTRA else 1
 
 
-def measure(projects: int, branches: int, tags: int, *, repeat: int) -> dict:
+def measure(projects: int, branches: int, tags: int, *, repeat: int) -> dict[str, Any]:
     from devtools.gitlab_standin import StandInGitLab
     from devtools.local_registry import start_local_registry
 
@@ -102,7 +103,7 @@ def measure(projects: int, branches: int, tags: int, *, repeat: int) -> dict:
     }
 
 
-def populate(gitlab, *, projects: int, branches: int) -> list[str]:  # type: ignore[no-untyped-def]
+def populate(gitlab, *, projects: int, branches: int) -> list[str]:
     """The group: its projects, branches, merge requests and environments."""
     from devtools.gitlab_standin import MAINTAINER, iso
 
@@ -139,7 +140,9 @@ def populate(gitlab, *, projects: int, branches: int) -> list[str]:  # type: ign
     return names
 
 
-def _child(step: str, workdir: Path, registry_url: str, gitlab_url: str, *extra: object) -> dict:
+def _child(
+    step: str, workdir: Path, registry_url: str, gitlab_url: str, *extra: object
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -162,7 +165,7 @@ def _child(step: str, workdir: Path, registry_url: str, gitlab_url: str, *extra:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_table(row: dict) -> None:
+def print_table(row: dict[str, Any]) -> None:
     print()
     print(
         f"GitLab benchmark: {row['projects']} projects x {row['branches']} branches and merge "

@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 CONNECTIONS = 8
 BRANCH_PATTERN = r"^review-(?P<branch>.+)-\d+$"
 
 
-def seed(registry_url: str, names: list[str], tags: int, branches: int) -> dict:
+def seed(registry_url: str, names: list[str], tags: int, branches: int) -> dict[str, Any]:
     """Two builds a branch (labelled with their commits), `tags` images a repository."""
     from bench.gitlab import commit
     from devtools.image_builder import push_image
@@ -47,7 +48,7 @@ def seed(registry_url: str, names: list[str], tags: int, branches: int) -> dict:
     return {"tags": len(plan)}
 
 
-def sync(registry_url: str, gitlab_url: str, *, step: str) -> dict:
+def sync(registry_url: str, gitlab_url: str, *, step: str) -> dict[str, Any]:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "janitor_site.settings")
@@ -62,8 +63,14 @@ def sync(registry_url: str, gitlab_url: str, *, step: str) -> dict:
     if step != "refresh":
         call_command("migrate", verbosity=0)
         Registry.objects.all().delete()  # every first sync starts from an empty cache
-    gitlab = {} if step == "baseline" else {"gitlab_url": gitlab_url, "gitlab_group": GROUP}
-    registry, _ = save_registry(name="bench", url=registry_url, password=TOKEN, **gitlab)
+    baseline = step == "baseline"
+    registry, _ = save_registry(
+        name="bench",
+        url=registry_url,
+        password=TOKEN,
+        gitlab_url=None if baseline else gitlab_url,
+        gitlab_group="" if baseline else GROUP,
+    )
     StalenessRules.objects.get_or_create(
         registry=registry, defaults={"branch_pattern": BRANCH_PATTERN}
     )

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
         "--database", action="append", choices=["sqlite", "postgres"], help="default: both"
     )
     options = parser.parse_args(argv)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for database in options.database or ["sqlite", "postgres"]:
         url = _database_url(database)
         if url is None:
@@ -61,7 +62,7 @@ def _database_url(database: str) -> str | None:
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{POSTGRES_BENCH_DB}"
 
 
-def _run_child(url: str, database: str, options: argparse.Namespace) -> list[dict]:
+def _run_child(url: str, database: str, options: argparse.Namespace) -> list[dict[str, Any]]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -86,7 +87,7 @@ def _run_child(url: str, database: str, options: argparse.Namespace) -> list[dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_table(rows: list[dict], options: argparse.Namespace) -> None:
+def print_table(rows: list[dict[str, Any]], options: argparse.Namespace) -> None:
     print()
     print(
         f"Page benchmark: {options.tags:,} tags in {options.repos} repositories, "

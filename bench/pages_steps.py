@@ -9,7 +9,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import django
 
@@ -45,10 +46,10 @@ def fill(*, name: str, tags: int, repos: int, seed: int = 7) -> Registry:
     per_repo = tags // repos
     for repository in repositories:
         manifests: list[Manifest] = []
-        rows: list[tuple[str, int]] = []  # (tag name, manifest index)
+        rows: list[tuple[str, int, datetime]] = []  # (tag name, manifest index, created)
         for n in range(per_repo):
             if n % 10 == 9:  # every tenth tag shares the previous tag's digest
-                rows.append((f"stable-{n}", len(manifests) - 1))
+                rows.append((f"stable-{n}", len(manifests) - 1, rows[-1][2]))
                 manifests[-1].tag_count = 2
                 continue
             created = now - timedelta(days=rng.uniform(0, 365))
@@ -70,7 +71,7 @@ def fill(*, name: str, tags: int, repos: int, seed: int = 7) -> Registry:
                 tag = f"v1.{n // 50}.{n % 7}"
             else:
                 tag = f"mr-{n}-build"
-            rows.append((tag, len(manifests) - 1))
+            rows.append((tag, len(manifests) - 1, created))
         with transaction.atomic():
             Manifest.objects.bulk_create(manifests, batch_size=BATCH)
             ids = dict(Manifest.objects.filter(repository=repository).values_list("digest", "pk"))
@@ -80,10 +81,10 @@ def fill(*, name: str, tags: int, repos: int, seed: int = 7) -> Registry:
                         repository=repository,
                         name=tag,
                         manifest_id=ids[manifests[index].digest],
-                        first_seen=manifests[index].created + timedelta(hours=1),
-                        last_changed=manifests[index].created + timedelta(hours=1),
+                        first_seen=created + timedelta(hours=1),
+                        last_changed=created + timedelta(hours=1),
                     )
-                    for tag, index in rows
+                    for tag, index, created in rows
                 ),
                 batch_size=BATCH,
             )
@@ -138,7 +139,9 @@ def pages(registry: Registry) -> list[tuple[str, Callable[[Client], object], flo
     ]
 
 
-def measure(client: Client, request: Callable[[Client], object], times: int) -> tuple[list, int]:
+def measure(
+    client: Client, request: Callable[[Client], object], times: int
+) -> tuple[list[float], int]:
     durations = []
     queries = 0
     for _ in range(times):
@@ -175,7 +178,7 @@ def main() -> None:
     small = fill(name="small", tags=max(tags // 100, 10), repos=max(repos // 100, 1))
     small_counts = {label: query_count(client, request) for label, request, _ in pages(small)}
     registry = fill(name=REGISTRY, tags=tags, repos=repos)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for label, request, target in pages(registry):
         request(client)  # warm caches, compile templates
         durations, queries = measure(client, request, times)

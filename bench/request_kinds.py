@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -92,7 +93,7 @@ class Cost:
     server_cpu_ms: float | None  # None where /proc is not there to ask
 
 
-def _time(name: str, items: list, server_pid: int, request: Callable) -> Cost:
+def _time(name: str, items: list[Any], server_pid: int, request: Callable[..., Any]) -> Cost:
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         list(pool.map(request, items[:20]))  # warm the connections
         server_before = _process_cpu_seconds(server_pid)

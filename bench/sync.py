@@ -20,6 +20,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"first": 3.0, "resync": 1.5, "memory_mb": 300}
@@ -56,7 +57,7 @@ def main(argv: list[str]) -> int:
     return 0 if all(row["meets_targets"] for row in rows) else 1
 
 
-def measure_scale(scale: Scale, *, repeat: int) -> dict:
+def measure_scale(scale: Scale, *, repeat: int) -> dict[str, Any]:
     from devtools.local_registry import start_local_registry
 
     # On tmpfs when there is one: the registry's disk writes dominate seeding (2.5x faster),
@@ -98,16 +99,16 @@ def measure_scale(scale: Scale, *, repeat: int) -> dict:
     return row
 
 
-def _best(results: list[dict]) -> dict:
+def _best(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest of repeated runs: the least disturbed by the machine's other work."""
     return min(results, key=lambda result: result["seconds"])
 
 
-def _seconds(results: list[dict]) -> str:
+def _seconds(results: list[dict[str, Any]]) -> str:
     return ", ".join(f"{result['seconds']:.2f}" for result in results)
 
 
-def _child(step: str, url: str, workdir: Path, scale: Scale) -> dict:
+def _child(step: str, url: str, workdir: Path, scale: Scale) -> dict[str, Any]:
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -130,7 +131,7 @@ def _child(step: str, url: str, workdir: Path, scale: Scale) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         f"{'tags':>7} {'scale':>8} | {'floor s':>8} {'first s':>8} {'ratio':>6} "
         f"{'resync s':>8} {'ratio':>6} | {'ms/tag first':>12} {'ms/tag resync':>13} | "

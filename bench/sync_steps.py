@@ -8,6 +8,7 @@ import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -16,7 +17,7 @@ from requests.adapters import HTTPAdapter
 CONNECTIONS = 8
 
 
-def seed(url: str, repositories: int, tags: int) -> dict:
+def seed(url: str, repositories: int, tags: int) -> dict[str, Any]:
     from devtools.demo_seed import seed_demo_images
     from registry.client import RegistryClient
 
@@ -27,7 +28,7 @@ def seed(url: str, repositories: int, tags: int) -> dict:
     return {"tags": summary.tags}
 
 
-def floor(url: str, repositories: int, tags: int) -> dict:
+def floor(url: str, repositories: int, tags: int) -> dict[str, Any]:
     """The least a sync must do: list every repository and HEAD every tag, 8 connections."""
     from registry.client.media_types import MANIFEST_ACCEPT
 
@@ -66,7 +67,7 @@ def floor(url: str, repositories: int, tags: int) -> dict:
     return {"requests": count}
 
 
-def sync(url: str, *, first: bool) -> dict:
+def sync(url: str, *, first: bool) -> dict[str, Any]:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "janitor_site.settings")

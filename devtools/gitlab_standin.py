@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 HOST = "127.0.0.1"
@@ -97,7 +97,7 @@ class StandInGitLab:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> StandInGitLab:
+    def start(self, port: int = 0) -> Self:
         self._server = _Server((HOST, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from registry.client import Descriptor, RegistryClient
 from registry.client.media_types import (
@@ -59,7 +60,7 @@ def push_image(
     if not layers and not shared_layers:
         layers = (hashlib.sha256(f"{repository}{tag}{label}{created}".encode()).digest(),)
     layer_type = OCI_LAYER if oci else DOCKER_LAYER
-    descriptors = [
+    descriptors: list[dict[str, Any]] = [
         {"mediaType": layer_type, "digest": layer.digest, "size": layer.size}
         for layer in shared_layers
     ]

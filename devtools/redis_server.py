@@ -33,7 +33,7 @@ class RedisServer:
     ) -> None:
         """`port` 0: a free one. `own_session`: see devtools.processes (the demo)."""
         self._own_tmp = None if workdir else tempfile.TemporaryDirectory(prefix="redis-test-")
-        self.workdir = Path(workdir or self._own_tmp.name)  # type: ignore[union-attr]
+        self.workdir = Path(workdir or self._own_tmp.name)  # type: ignore[union-attr]  # set when workdir is not
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "redis.log"
         self.requested_port = port

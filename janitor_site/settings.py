@@ -18,11 +18,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+
+# Django's generic classes (ModelAdmin[Registry], QuerySet[Tag]) subscriptable at run time,
+# as the type annotations write them.
+django_stubs_ext.monkeypatch()
 
 # Values already in the environment win over the file's.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .forms import RegistryAdminForm
 from .models import (
@@ -26,7 +31,7 @@ from .registries import (
 )
 
 
-class GitLabConnectionInline(admin.StackedInline):
+class GitLabConnectionInline(admin.StackedInline[GitLabConnection, Registry]):
     """Where the registry's repositories and their context come from. The token is the
     registry's password (set through add_registry); what it may do is checked there."""
 
@@ -53,7 +58,7 @@ class GitLabConnectionInline(admin.StackedInline):
 
 
 @admin.register(Registry)
-class RegistryAdmin(admin.ModelAdmin):
+class RegistryAdmin(admin.ModelAdmin[Registry]):
     """Edits here follow the app's rules: the URL carries no credentials (Registry.clean),
     a move to another host clears the stored password, and each change is audited."""
 
@@ -62,7 +67,7 @@ class RegistryAdmin(admin.ModelAdmin):
     form = RegistryAdminForm
     inlines = [GitLabConnectionInline]
 
-    def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
+    def save_model(self, request: HttpRequest, obj: Registry, form: Any, change: bool) -> None:
         stored = Registry.objects.filter(pk=obj.pk).first() if change else None
         before = audited_values(stored) if stored else None
         cleared = clear_password_if_host_changed(
@@ -76,28 +81,28 @@ class RegistryAdmin(admin.ModelAdmin):
         if cleared:
             messages.warning(request, PASSWORD_CLEARED_NOTE)
 
-    def delete_model(self, request, obj) -> None:  # type: ignore[no-untyped-def]
+    def delete_model(self, request: HttpRequest, obj: Registry) -> None:
         remove_registry(registry=obj, actor=request.user.get_username())
 
-    def delete_queryset(self, request, queryset) -> None:  # type: ignore[no-untyped-def]
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Registry]) -> None:
         for registry in queryset:
             remove_registry(registry=registry, actor=request.user.get_username())
 
 
 @admin.register(Repository)
-class RepositoryAdmin(admin.ModelAdmin):
+class RepositoryAdmin(admin.ModelAdmin[Repository]):
     list_display = ["name", "registry", "last_synced_at"]
     list_filter = ["registry"]
     search_fields = ["name"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Rows the app writes itself: the cache (sync, deletions) and the audit log."""
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -117,7 +122,7 @@ class TagAdmin(ReadOnlyAdmin):
         return tag.manifest.size
 
     @admin.display(ordering="manifest__created")
-    def created(self, tag: Tag):  # type: ignore[no-untyped-def]
+    def created(self, tag: Tag) -> datetime | None:
         return tag.manifest.created
 
 
@@ -146,7 +151,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 class AuditLogAdmin(ReadOnlyAdmin):
     """The deletion audit log is append-only: readable here, never added, changed or deleted."""
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -196,7 +201,7 @@ class RegistryChangeAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "registry_name", "action", "changed_by_username", "note"]
     list_filter = ["action", "registry_name"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -109,7 +109,8 @@ class AuditFilterForm(FilterForm[AuditFilters]):
         raise ValidationError(BATCH_MESSAGE)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", DATE_ORDER_MESSAGE)

@@ -122,6 +122,12 @@ class Column:
     center_x: float
     count_y: float  # baseline of the count above the column
 
+    @property
+    def label_lines(self) -> tuple[str, ...]:
+        """The label in two lines, "3-6" over "months", so that labels stay legible
+        (12 px or more) without running into each other on a narrow screen."""
+        return tuple(self.label.rsplit(" ", 1))
+
 
 @dataclass(frozen=True)
 class Histogram:

@@ -29,7 +29,7 @@ simply on both (figures in docs/benchmarks.md).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +52,18 @@ from .models.cache import without_userinfo
 from .sync_requests import SyncState, sync_state_of
 
 TOP_REPOSITORIES = 15
+
+# The charts' size in SVG units. Their text is 13 units (janitor.css), and a chart is
+# never drawn narrower than 340 px (a 390 px phone), so it never shows below 12 px.
+CHART_WIDTH = 360
+BAR_CHART = {
+    "width": CHART_WIDTH,
+    "label_width": 140,
+    "value_width": 64,
+    "label_chars": 20,
+    "bar_height": 18,
+}
+HISTOGRAM = {"width": CHART_WIDTH, "height": 170, "bottom": 34}
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ def registry_cards(*, now: datetime, registry: Registry | None = None) -> list[R
     registries = _registries_with_runs(registry)
     if not registries:
         return []
+    # latest_run_id and latest_finished_run_id: annotations of _registries_with_runs.
     runs = SyncRun.objects.in_bulk(
         {r.latest_run_id for r in registries if r.latest_run_id}  # type: ignore[attr-defined]
         | {r.latest_finished_run_id for r in registries if r.latest_finished_run_id}  # type: ignore[attr-defined]
@@ -187,11 +200,13 @@ def _card(
         total_size=total_size,
         stale_size=stale_size,
         sync=sync,
-        sizes=horizontal_bars(biggest, format_value=human_size),
-        ages=histogram(age_histogram(figures)),
+        sizes=horizontal_bars(biggest, format_value=human_size, **BAR_CHART),
+        ages=histogram(age_histogram(figures), **HISTOGRAM),
+        # Stale first, as in the bars by repository (and their legends).
         stale_split=split_bar(
-            [("Kept", total_size - stale_size, "kept"), ("Stale", stale_size, "stale")],
+            [("Stale", stale_size, "stale"), ("Kept", total_size - stale_size, "kept")],
             format_value=human_size,
+            width=CHART_WIDTH,
         ),
         freshness=freshness_of(endpoint=endpoint_of(registry), last_sync=last_finished, now=now)
         if now is not None
@@ -236,7 +251,7 @@ def _figures_by_repository(*, now: datetime) -> dict[int, Counter[str]]:
     """Repository id → tags, stale_tags, total_size, kept_size, younger_than_N."""
     tagged = Manifest.objects.order_by().filter(tag_count__gt=0).values("repository_id")
     kept_manifests = Tag.objects.filter(is_stale=False).values("manifest_id")
-    sources: list[Iterable[dict[str, Any]]] = [
+    sources: list[Iterable[Mapping[str, Any]]] = [
         tagged.annotate(
             total_size=Sum("size"),
             **_younger_than(
@@ -257,8 +272,9 @@ def _figures_by_repository(*, now: datetime) -> dict[int, Counter[str]]:
     figures: dict[int, Counter[str]] = defaultdict(Counter)
     for rows in sources:
         for row in rows:
-            repository_id = row.pop("repository_id")
-            figures[repository_id].update({key: value or 0 for key, value in row.items()})
+            figures[row["repository_id"]].update(
+                {key: value or 0 for key, value in row.items() if key != "repository_id"}
+            )
     return figures
 
 

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from celery import Task
 from django.db import transaction
@@ -95,17 +96,19 @@ def start_notices(*, notices: list[PolicyNotice]) -> None:
         transaction.on_commit(partial(_publish_quietly, deliver_policy_notice_task, notice.pk))
 
 
-def _publish_quietly(task: Task, *args: object) -> None:
+def _publish_quietly(task: Task[Any, Any], *args: object) -> None:
     with contextlib.suppress(QueueUnavailable):  # logged by _publish
         _publish(task, args, failure="", then=None)
 
 
-def _send(task: Task, *args: object, failure: str, then: Callable[[], None] | None = None) -> None:
+def _send(
+    task: Task[Any, Any], *args: object, failure: str, then: Callable[[], None] | None = None
+) -> None:
     transaction.on_commit(partial(_publish, task, args, failure=failure, then=then))
 
 
 def _publish(
-    task: Task, args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
+    task: Task[Any, Any], args: tuple[object, ...], *, failure: str, then: Callable[[], None] | None
 ) -> None:
     try:
         task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

@@ -19,13 +19,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import Field, fields, replace
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-FiltersT = TypeVar("FiltersT")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+FiltersT = TypeVar("FiltersT", bound="DataclassInstance")
 
 # What a checkbox or a flag in a link may say to be on.
 TRUE_WORDS = frozenset({"1", "on", "true", "yes"})
@@ -33,7 +36,7 @@ TRUE_WORDS = frozenset({"1", "on", "true", "yes"})
 
 def param_name(field: Field[Any]) -> str:
     """The name a filter travels under in a URL."""
-    return field.metadata.get("param", field.name)
+    return str(field.metadata.get("param", field.name))
 
 
 def filter_querystring(filters: Any, **changes: Any) -> str:
@@ -73,7 +76,7 @@ class FilterForm(forms.Form, Generic[FiltersT]):
     so `has_changed()` says whether any filter was given.
     """
 
-    filters_class: type[Any]
+    filters_class: type[FiltersT]
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         defaults = self.filters_class()
@@ -83,7 +86,7 @@ class FilterForm(forms.Form, Generic[FiltersT]):
     def filters(self) -> FiltersT:
         """The filters asked for; a field with an error, or not given, keeps its default."""
         self.is_valid()  # cleans the data once; a field with an error is not in cleaned_data
-        values = {}
+        values: dict[str, Any] = {}
         for field in fields(self.filters_class):
             value = self.cleaned_data.get(param_name(field))
             if value is not None:
@@ -92,7 +95,7 @@ class FilterForm(forms.Form, Generic[FiltersT]):
 
     def field_errors(self) -> dict[str, str]:
         """What is wrong, field by field (its first message), in the fields' order."""
-        return {name: self.errors[name][0] for name in self.fields if name in self.errors}
+        return {name: str(self.errors[name][0]) for name in self.fields if name in self.errors}
 
     def typed(self) -> dict[str, Any]:
         """What each field holds as typed, to show it again even when it is wrong."""
@@ -172,7 +175,7 @@ class CaseInsensitiveChoiceField(forms.ChoiceField):
         super().__init__(required=False, error_messages={"invalid_choice": message}, **kwargs)
 
     def to_python(self, value: Any) -> str:
-        return super().to_python(value).strip().lower()
+        return str(super().to_python(value)).strip().lower()
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

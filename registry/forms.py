@@ -31,7 +31,7 @@ from .registries import (
 GITLAB_RULE_FIELDS = ["gitlab_rules", "gitlab_grace_days"]
 
 
-class StalenessRulesForm(forms.ModelForm):
+class StalenessRulesForm(forms.ModelForm[StalenessRules]):
     """A registry's staleness rules; the model's clean() checks every pattern.
 
     Protected patterns are edited as text, one regular expression a line. The GitLab
@@ -199,7 +199,8 @@ class RegistryForm(forms.Form):
         return _lines(self.cleaned_data["gitlab_projects"])
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         stored = self.instance
         url = data.get("url")
         new_password = data.get("password") or data.get("no_password")
@@ -245,14 +246,14 @@ def clean_registry_url(form: forms.BaseForm, url: str) -> str:
     url = url.strip().rstrip("/")
     problem = registry_url_problem(url)
     if problem == URL_WITH_CREDENTIALS_MESSAGE:
-        form.data = form.data.copy()  # the page shows the URL without what was typed in it
-        form.data[form.add_prefix("url")] = without_userinfo(url)
+        # The page shows the URL without what was typed in it.
+        form.data = {**dict(form.data.items()), form.add_prefix("url"): without_userinfo(url)}
     if problem:
         raise forms.ValidationError(problem)
     return url
 
 
-class RegistryAdminForm(forms.ModelForm):
+class RegistryAdminForm(forms.ModelForm[Registry]):
     """The Django admin's registry form, with the app's URL rule."""
 
     url = forms.URLField(assume_scheme="https", max_length=200)
@@ -298,7 +299,7 @@ WEBHOOK_SET_HELP = (
 INVALID_EMAIL_MESSAGE = "{address!r} is not an email address."
 
 
-class PolicyForm(forms.ModelForm):
+class PolicyForm(forms.ModelForm[CleanupPolicy]):
     """A cleanup policy. Patterns and addresses are edited one a line; the webhook URL
     is written once and never shown (it holds the secret)."""
 

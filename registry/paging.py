@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import F, OrderBy, QuerySet
 
 
-class DeferredJoinPaginator(Paginator):
+class DeferredJoinPaginator(Paginator[Any]):
     """Pages of a big sorted queryset, without sorting whole rows.
 
     The page's ids come from a narrow query (only what the ORDER BY needs goes
@@ -25,18 +25,19 @@ class DeferredJoinPaginator(Paginator):
 
     def __init__(self, object_list: QuerySet[Any], per_page: int, *, one_pass: bool = False):
         super().__init__(object_list, per_page)
+        self.rows = object_list  # as a QuerySet: Paginator types object_list as any sequence
         self.one_pass = one_pass
 
-    def page(self, number: int | str) -> Page:
+    def page(self, number: int | float | str) -> Page[Any]:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        ids = self.object_list.values("pk")[bottom:top]
-        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
+        ids = self.rows.values("pk")[bottom:top]
+        return Page(self.rows.filter(pk__in=ids), number, self)
 
-    def get_page(self, number: int | str | None) -> Page:
+    def get_page(self, number: int | float | str | None) -> Page[Any]:
         if not self.one_pass or self.orphans:
             return super().get_page(number)
         try:
@@ -44,12 +45,12 @@ class DeferredJoinPaginator(Paginator):
         except (TypeError, ValueError):
             wanted = 1
         count, ids = _count_and_page_ids(
-            self.object_list, offset=(wanted - 1) * self.per_page, limit=self.per_page
+            self.rows, offset=(wanted - 1) * self.per_page, limit=self.per_page
         )
         if count is None and wanted > 1:
             return super().get_page(number)  # past the end: count, then show the last page
         self.__dict__["count"] = count or 0  # Paginator.count is a cached_property
-        return self._get_page(self.object_list.filter(pk__in=ids), wanted, self)
+        return Page(self.rows.filter(pk__in=ids), wanted, self)
 
 
 def _count_and_page_ids(

@@ -87,7 +87,7 @@ class RepositoryRow:
 
 def repository_page(
     *, registry: Registry, filters: RepositoryFilters, number: int | str | None
-) -> tuple[Page, list[RepositoryRow]]:
+) -> tuple[Page[Any], list[RepositoryRow]]:
     """One page of the registry's repositories matching the search, with their figures.
 
     Every figure is a GROUP BY over all the repositories at once (one pass over
@@ -97,6 +97,7 @@ def repository_page(
     thousands of repositories, not millions), and not asked again for the page.
     """
     repositories = Repository.objects.filter(registry=registry).order_by("name", "pk")
+    page: Page[Any]
     if filters.search:
         repositories = repositories.filter(name__icontains=filters.search)
     if filters.sort_key == "name":

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.contrib.auth.models import User
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Max, QuerySet, Sum
 
 from .models import Registry, Repository, SelectedTag, Tag
@@ -80,14 +80,14 @@ class RepositoryTotal:
     total_size: int
 
 
-def _selection(*, user: AbstractBaseUser, registry: Registry) -> QuerySet[SelectedTag]:
+def _selection(*, user: User, registry: Registry) -> QuerySet[SelectedTag]:
     return SelectedTag.objects.filter(user=user, registry=registry)
 
 
 # -- reading ---------------------------------------------------------------------------
 
 
-def selection_summary(*, user: AbstractBaseUser, registry: Registry) -> SelectionSummary:
+def selection_summary(*, user: User, registry: Registry) -> SelectionSummary:
     """How many tags are selected, and their size with each manifest counted once.
 
     One query over the selection's own rows (grouped by manifest, then summed).
@@ -102,9 +102,7 @@ def selection_summary(*, user: AbstractBaseUser, registry: Registry) -> Selectio
     return SelectionSummary(count=totals["count"] or 0, total_size=totals["total_size"] or 0)
 
 
-def selected_ids_among(
-    *, user: AbstractBaseUser, registry: Registry, tag_ids: list[int]
-) -> set[int]:
+def selected_ids_among(*, user: User, registry: Registry, tag_ids: list[int]) -> set[int]:
     """Which of `tag_ids` (one page of rows) are selected: the page checks their boxes."""
     if not tag_ids:
         return set()
@@ -115,7 +113,7 @@ def selected_ids_among(
     )
 
 
-def selected_tags(*, user: AbstractBaseUser, registry: Registry) -> QuerySet[Tag]:
+def selected_tags(*, user: User, registry: Registry) -> QuerySet[Tag]:
     """The selected tags, by repository and name, with their repository and manifest."""
     return (
         Tag.objects.filter(selections__user=user, selections__registry=registry)
@@ -124,15 +122,13 @@ def selected_tags(*, user: AbstractBaseUser, registry: Registry) -> QuerySet[Tag
     )
 
 
-def selected_tag_ids_page(
-    *, user: AbstractBaseUser, registry: Registry, offset: int, limit: int
-) -> list[int]:
+def selected_tag_ids_page(*, user: User, registry: Registry, offset: int, limit: int) -> list[int]:
     """Tag ids of one page of the selection, oldest tags first (read from its key's index)."""
     rows = _selection(user=user, registry=registry).order_by("tag_id")
     return list(rows.values_list("tag_id", flat=True)[offset : offset + limit])
 
 
-def totals_by_repository(*, user: AbstractBaseUser, registry: Registry) -> list[RepositoryTotal]:
+def totals_by_repository(*, user: User, registry: Registry) -> list[RepositoryTotal]:
     """Selected tags and their size per repository, biggest first (one grouped query).
 
     A manifest belongs to one repository, so grouping by (repository, manifest)
@@ -162,9 +158,7 @@ def totals_by_repository(*, user: AbstractBaseUser, registry: Registry) -> list[
 # -- changing ----------------------------------------------------------------------------
 
 
-def add_matching(
-    *, user: AbstractBaseUser, registry: Registry, queryset: QuerySet[Tag]
-) -> AddResult:
+def add_matching(*, user: User, registry: Registry, queryset: QuerySet[Tag]) -> AddResult:
     """Select every tag of `queryset` (which must be the registry's tags) that fits.
 
     One `INSERT … SELECT … ON CONFLICT DO NOTHING` built from the queryset's own
@@ -192,7 +186,7 @@ def add_matching(
     return AddResult(added=added, skipped_over_limit=wanted - added)
 
 
-def _lock_selection_of(user: AbstractBaseUser) -> None:
+def _lock_selection_of(user: User) -> None:
     """One bulk change at a time per user, so that two tabs cannot pass the bound together.
 
     On PostgreSQL the commit does not wait for the disk either: a selection lost to
@@ -205,7 +199,7 @@ def _lock_selection_of(user: AbstractBaseUser) -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _insert_selected(*, user: AbstractBaseUser, registry: Registry, tags: QuerySet[Tag]) -> int:
+def _insert_selected(*, user: User, registry: Registry, tags: QuerySet[Tag]) -> int:
     """Add `tags` to the selection in one statement; returns how many were new."""
     chosen = tags.values(
         chosen_repository=F("repository_id"),
@@ -216,7 +210,7 @@ def _insert_selected(*, user: AbstractBaseUser, registry: Registry, tags: QueryS
     sql, params = chosen.query.sql_with_params()
     quote = connection.ops.quote_name
     fields = ["user", "registry", "repository", "tag", "manifest", "size"]
-    columns = ", ".join(quote(SelectedTag._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(_column(SelectedTag, name)) for name in fields)
     # WHERE 1 = 1: SQLite needs a WHERE before ON CONFLICT in an INSERT … SELECT.
     statement = (
         f"INSERT INTO {quote(SelectedTag._meta.db_table)} ({columns}) "
@@ -225,10 +219,10 @@ def _insert_selected(*, user: AbstractBaseUser, registry: Registry, tags: QueryS
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [user.pk, registry.pk, *params])
-        return max(cursor.rowcount, 0)
+        return max(int(cursor.rowcount), 0)
 
 
-def add_tags(*, user: AbstractBaseUser, registry: Registry, tag_ids: list[int]) -> AddResult:
+def add_tags(*, user: User, registry: Registry, tag_ids: list[int]) -> AddResult:
     """Select these tags (one page of rows); ids of other registries' tags are ignored."""
     if not tag_ids:
         return AddResult(added=0, skipped_over_limit=0)
@@ -236,7 +230,7 @@ def add_tags(*, user: AbstractBaseUser, registry: Registry, tag_ids: list[int]) 
     return add_matching(user=user, registry=registry, queryset=tags)
 
 
-def remove_tags(*, user: AbstractBaseUser, registry: Registry, tag_ids: list[int]) -> int:
+def remove_tags(*, user: User, registry: Registry, tag_ids: list[int]) -> int:
     """Unselect these tags; returns how many were selected."""
     if not tag_ids:
         return 0
@@ -244,7 +238,7 @@ def remove_tags(*, user: AbstractBaseUser, registry: Registry, tag_ids: list[int
     return removed
 
 
-def toggle_tag(*, user: AbstractBaseUser, registry: Registry, tag_id: int) -> ToggleResult:
+def toggle_tag(*, user: User, registry: Registry, tag_id: int) -> ToggleResult:
     """Unselect the tag if it is selected, else select it (unless the selection is full).
 
     An id that is not one of the registry's tags (a sync removed it) stays unselected.
@@ -259,7 +253,14 @@ def toggle_tag(*, user: AbstractBaseUser, registry: Registry, tag_id: int) -> To
     return ToggleResult(selected=False, missing=True)
 
 
-def clear_selection(*, user: AbstractBaseUser, registry: Registry) -> int:
+def clear_selection(*, user: User, registry: Registry) -> int:
     """Unselect everything on the registry; returns how many tags were selected."""
     removed, _ = _selection(user=user, registry=registry).delete()
     return removed
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{name} is a column of {model.__name__}"
+    assert field.column, f"{name} is a column of {model.__name__}"
+    return field.column

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import BooleanField, Func
 
 from registry.user_patterns import UserPattern
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 
 def name_regex(pattern: str, *, anchored: bool) -> str:
@@ -92,18 +96,30 @@ class RegexSearch(Func):
         super().__init__(expression)
         self.pattern = pattern
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list]:
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> _AsSqlType:
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"{sql} {connection.operators['regex'] % '%s'}", [*params, self.pattern]
+        # Every backend's wrapper has `operators`; the base class the stubs know does not.
+        regex = connection.operators["regex"]  # type: ignore[attr-defined]
+        return f"{sql} {regex % '%s'}", (*params, self.pattern)
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list]:
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         # Compiled with each statement, so every statement gets its own time budget.
         pattern = UserPattern(self.pattern)
         name = "janitor_regex_" + hashlib.sha256(self.pattern.encode()).hexdigest()[:20]
         connection.ensure_connection()
         connection.connection.create_function(name, 1, pattern.matches, deterministic=True)
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"{name}({sql})", list(params)
+        return f"{name}({sql})", tuple(params)
 
 
 class TextMatch(Func):
@@ -122,16 +138,24 @@ class TextMatch(Func):
         self.text = text
         self.whole = whole
 
-    def _pattern(self, connection: Any) -> str:
+    def _pattern(self, connection: BaseDatabaseWrapper) -> str:
         escaped = connection.ops.prep_for_like_query(self.text)
         return escaped if self.whole else f"%{escaped}%"
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list]:
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> _AsSqlType:
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"{sql} LIKE %s ESCAPE '\\'", [*params, self._pattern(connection)]
+        return f"{sql} LIKE %s ESCAPE '\\'", (*params, self._pattern(connection))
 
     def as_postgresql(
-        self, compiler: Any, connection: Any, **extra_context: Any
-    ) -> tuple[str, list]:
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"{sql}::text ILIKE %s", [*params, self._pattern(connection)]
+        return f"{sql}::text ILIKE %s", (*params, self._pattern(connection))

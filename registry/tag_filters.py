@@ -151,7 +151,8 @@ class TagFilterForm(FilterForm[TagFilters]):
     page_size = LenientChoiceField(choices=PAGE_SIZES, coerce=int)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         name = cleaned.get("name")
         if name and cleaned.get("name_mode") == "regex":
             problem = _regex_name_problem(name, anchored=cleaned["anchored"])
@@ -172,7 +173,7 @@ def _regex_name_problem(name: str, *, anchored: bool) -> str | None:
 # -- the tags they match ------------------------------------------------------------
 
 
-def tag_page(*, registry: Registry, filters: TagFilters, number: int | str | None) -> Page:
+def tag_page(*, registry: Registry, filters: TagFilters, number: int | str | None) -> Page[Any]:
     """Page `number` of the registry's tags that match `filters`, paged in SQL.
 
     A page past the end is the last page; a page that is not a number, the first.

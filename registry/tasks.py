@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -74,7 +75,7 @@ def sync_all_registries() -> None:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def execute_deletion_batch_task(self: Task, batch_id: int) -> None:
+def execute_deletion_batch_task(self: Task[Any, Any], batch_id: int) -> None:
     """Run a confirmed deletion batch; safe to deliver twice (see registry.deletion.lease)."""
     batch = DeletionBatch.objects.filter(pk=batch_id).first()
     if batch is None:
@@ -125,7 +126,7 @@ def requeue_stuck_batches() -> int:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def apply_events_task(self: Task, registry_id: int) -> None:
+def apply_events_task(self: Task[Any, Any], registry_id: int) -> None:
     """Apply a registry's received events (see registry.events.apply)."""
     registry = Registry.objects.filter(pk=registry_id).first()
     if registry is None:
@@ -205,10 +206,10 @@ def send_notices(notices: list[PolicyNotice]) -> None:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def deliver_policy_notice_task(self: Task, notice_id: int) -> None:
+def deliver_policy_notice_task(self: Task[Any, Any], notice_id: int) -> None:
     """Send one notice; retried with exponential backoff, then given up (never raises)."""
-    notice = PolicyNotice.objects.select_related("run__policy__registry", "run__batch")
-    notice = notice.filter(pk=notice_id, state=PolicyNotice.State.PENDING).first()
+    notices = PolicyNotice.objects.select_related("run__policy__registry", "run__batch")
+    notice = notices.filter(pk=notice_id, state=PolicyNotice.State.PENDING).first()
     if notice is None:
         return
     try:

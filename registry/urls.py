@@ -54,6 +54,7 @@ urlpatterns = [
     path("deletions/<int:pk>/", deletions.batch_page, name="batch"),
     path("deletions/<int:pk>/confirm/", deletions.batch_confirm, name="batch_confirm"),
     path("deletions/<int:pk>/cancel/", deletions.batch_cancel, name="batch_cancel"),
+    path("deletions/<int:pk>/retry/", deletions.batch_retry, name="batch_retry"),
     path("deletions/<int:pk>/progress/", deletions.batch_progress_view, name="batch_progress"),
     # Registry notifications: the registry POSTs here with its secret (no login).
     path("registries/<slug:name>/events/", events.receive_events, name="receive_events"),

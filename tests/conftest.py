@@ -19,14 +19,14 @@ pytest_plugins = [
 
 
 @pytest.fixture
-def registry_client(local_registry) -> Iterator[RegistryClient]:  # type: ignore[no-untyped-def]
+def registry_client(local_registry) -> Iterator[RegistryClient]:
     """A client for the test's own empty registry, with no waiting between retries."""
     with RegistryClient(local_registry.url, sleep=lambda seconds: None) as client:
         yield client
 
 
 @pytest.fixture
-def cached_registry(db, local_registry) -> Registry:  # type: ignore[no-untyped-def]
+def cached_registry(db, local_registry) -> Registry:
     """The test's registry, saved as the dashboard knows it (nothing synced yet)."""
     registry, _ = save_registry(name="local", url=local_registry.url)
     return registry
@@ -35,16 +35,16 @@ def cached_registry(db, local_registry) -> Registry:  # type: ignore[no-untyped-
 @pytest.fixture
 def registry(db: None) -> Registry:
     """The cached registry `main`, rows only: nothing answers at its URL (view tests)."""
-    return RegistryFactory(name="main")
+    return RegistryFactory.create(name="main")
 
 
 @pytest.fixture
 def web(registry: Registry) -> Repository:
     """The repository acme/web of `registry`, with no tags yet."""
-    return RepositoryFactory(registry=registry, name="acme/web")
+    return RepositoryFactory.create(registry=registry, name="acme/web")
 
 
-def _user_in(role: str | None, username: str):  # type: ignore[no-untyped-def]
+def _user_in(role: str | None, username: str):
     from django.contrib.auth.models import Group, User
 
     from registry.roles import ensure_roles
@@ -57,27 +57,27 @@ def _user_in(role: str | None, username: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def viewer(db):  # type: ignore[no-untyped-def]
+def viewer(db):
     from registry.roles import VIEWERS
 
     return _user_in(VIEWERS, "vera-viewer")
 
 
 @pytest.fixture
-def janitor(db):  # type: ignore[no-untyped-def]
+def janitor(db):
     from registry.roles import JANITORS
 
     return _user_in(JANITORS, "jan-janitor")
 
 
 @pytest.fixture
-def registry_admin(db):  # type: ignore[no-untyped-def]
+def registry_admin(db):
     from registry.roles import ADMINS
 
     return _user_in(ADMINS, "ada-admin")
 
 
 @pytest.fixture
-def outsider(db):  # type: ignore[no-untyped-def]
+def outsider(db):
     """Logged in, but in no role: sees nothing."""
     return _user_in(None, "otto-outsider")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-import factory
 from django.utils import timezone
+from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFactory
+from factory.django import DjangoModelFactory
 
 from registry.client.media_types import DOCKER_MANIFEST
 from registry.models import DeletionBatch, DeletionItem, Manifest, Registry, Repository, Tag
 
 
-class RegistryFactory(factory.django.DjangoModelFactory):
+class RegistryFactory(DjangoModelFactory[Registry]):
     class Meta:
         model = Registry
         django_get_or_create = ("name",)
@@ -21,54 +22,54 @@ class RegistryFactory(factory.django.DjangoModelFactory):
     url = "http://127.0.0.1:5000"
 
 
-class RepositoryFactory(factory.django.DjangoModelFactory):
+class RepositoryFactory(DjangoModelFactory[Repository]):
     class Meta:
         model = Repository
         django_get_or_create = ("registry", "name")
 
-    registry = factory.SubFactory(RegistryFactory)
-    name = factory.Sequence(lambda n: f"acme/app-{n}")
+    registry = SubFactory(RegistryFactory)
+    name = Sequence(lambda n: f"acme/app-{n}")
 
 
-class ManifestFactory(factory.django.DjangoModelFactory):
+class ManifestFactory(DjangoModelFactory[Manifest]):
     class Meta:
         model = Manifest
 
-    repository = factory.SubFactory(RepositoryFactory)
-    digest = factory.Sequence(lambda n: "sha256:" + hashlib.sha256(str(n).encode()).hexdigest())
+    repository = SubFactory(RepositoryFactory)
+    digest = Sequence(lambda n: "sha256:" + hashlib.sha256(str(n).encode()).hexdigest())
     media_type = DOCKER_MANIFEST
     size = 10_000_000
     created = datetime(2026, 1, 1, tzinfo=UTC)
-    platforms = factory.LazyFunction(lambda: ["linux/amd64"])
+    platforms = LazyFunction(lambda: ["linux/amd64"])
     tag_count = 1
 
 
-class TagFactory(factory.django.DjangoModelFactory):
+class TagFactory(DjangoModelFactory[Tag]):
     class Meta:
         model = Tag
 
-    manifest = factory.SubFactory(ManifestFactory)
-    repository = factory.LazyAttribute(lambda tag: tag.manifest.repository)
-    name = factory.Sequence(lambda n: f"review-branch-{n}")
-    first_seen = factory.LazyFunction(timezone.now)
-    last_changed = factory.LazyFunction(timezone.now)
+    manifest = SubFactory(ManifestFactory)
+    repository = LazyAttribute(lambda tag: tag.manifest.repository)
+    name = Sequence(lambda n: f"review-branch-{n}")
+    first_seen = LazyFunction(timezone.now)
+    last_changed = LazyFunction(timezone.now)
 
 
-class DeletionBatchFactory(factory.django.DjangoModelFactory):
+class DeletionBatchFactory(DjangoModelFactory[DeletionBatch]):
     """A finished batch (succeeded unless told); `planned_at=` dates it."""
 
     class Meta:
         model = DeletionBatch
 
-    registry = factory.SubFactory(RegistryFactory)
-    registry_name = factory.LazyAttribute(lambda batch: batch.registry.name)
+    registry = SubFactory(RegistryFactory)
+    registry_name = LazyAttribute(lambda batch: batch.registry.name)
     planned_by_username = "jan-janitor"
-    confirmed_by_username = factory.LazyAttribute(lambda batch: batch.planned_by_username)
+    confirmed_by_username = LazyAttribute(lambda batch: batch.planned_by_username)
     reason = "stale review images"
     status = DeletionBatch.Status.SUCCEEDED
 
     @classmethod
-    def _create(cls, model_class, *args, planned_at=None, **kwargs):  # type: ignore[no-untyped-def]
+    def _create(cls, model_class, *args, planned_at=None, **kwargs):
         """Saved open and dated, then finished: the model and the database refuse to
         change a finished batch, or ever to move its planned_at."""
         status = kwargs.pop("status")
@@ -81,20 +82,20 @@ class DeletionBatchFactory(factory.django.DjangoModelFactory):
         return batch
 
 
-class DeletionItemFactory(factory.django.DjangoModelFactory):
+class DeletionItemFactory(DjangoModelFactory[DeletionItem]):
     """A tag deleted by its batch (outcome "deleted", HTTP 202)."""
 
     class Meta:
         model = DeletionItem
 
-    batch = factory.SubFactory(DeletionBatchFactory)
-    position = factory.Sequence(lambda n: n + 1)
+    batch = SubFactory(DeletionBatchFactory)
+    position = Sequence(lambda n: n + 1)
     repository_name = "acme/web"
-    tag = factory.Sequence(lambda n: f"review-{n}")
-    digest = factory.Sequence(lambda n: f"sha256:{n + 1:064x}")
+    tag = Sequence(lambda n: f"review-{n}")
+    digest = Sequence(lambda n: f"sha256:{n + 1:064x}")
     size = 10_000_000
     created = datetime(2026, 1, 1, tzinfo=UTC)
     action = DeletionItem.Action.DELETE
     outcome = DeletionItem.Outcome.DELETED
     http_status = 202
-    finished_at = factory.LazyFunction(timezone.now)
+    finished_at = LazyFunction(timezone.now)

@@ -6,6 +6,7 @@ The `log` fixture is in tests/support/audit_log.py.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -51,7 +52,7 @@ def tags_for(query: str) -> list[str]:
 # -- filters ---------------------------------------------------------------------------
 
 
-def test_without_filters_every_item_is_listed_newest_batch_first_then_in_order(log) -> None:  # type: ignore[no-untyped-def]
+def test_without_filters_every_item_is_listed_newest_batch_first_then_in_order(log) -> None:
     assert tags_for("") == ["review-9", "review-2", "review-3", "review-1", "latest", "v1.0"]
 
 
@@ -76,25 +77,25 @@ def test_without_filters_every_item_is_listed_newest_batch_first_then_in_order(l
         ("date_from=2026-03-02&date_to=2026-03-04", []),
     ],
 )
-def test_each_filter_narrows_the_items(log, query: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_each_filter_narrows_the_items(log, query: str, expected: list[str]) -> None:
     assert tags_for(query) == expected
 
 
-def test_the_batch_filter_keeps_one_batch(log) -> None:  # type: ignore[no-untyped-def]
+def test_the_batch_filter_keeps_one_batch(log) -> None:
     assert tags_for(f"batch={log['first'].pk}") == ["review-1", "latest", "v1.0"]
     assert tags_for(f"batch=%23{log['second'].pk}") == ["review-2", "review-3"]  # "#12" too
 
 
 @override_settings(TIME_ZONE="Europe/Berlin")
 def test_dates_are_days_in_the_site_time_zone() -> None:
-    late = DeletionBatchFactory(planned_at=datetime(2026, 3, 4, 23, 30, tzinfo=UTC))
-    DeletionItemFactory(batch=late, tag="late-evening-utc")
+    late = DeletionBatchFactory.create(planned_at=datetime(2026, 3, 4, 23, 30, tzinfo=UTC))
+    DeletionItemFactory.create(batch=late, tag="late-evening-utc")
     # 23:30 UTC on the 4th is 00:30 on the 5th in Berlin.
     assert tags_for("date_from=2026-03-05") == ["late-evening-utc"]
     assert tags_for("date_to=2026-03-04") == []
 
 
-def test_the_batch_list_uses_the_batch_filters_only(log) -> None:  # type: ignore[no-untyped-def]
+def test_the_batch_list_uses_the_batch_filters_only(log) -> None:
     filters, _ = parse("user=jan&outcome=failed")
     assert list(filter_batches(filters)) == [log["plan"], log["first"]]
 
@@ -204,22 +205,24 @@ def test_good_values_are_kept_and_written_back_to_the_query_string() -> None:
 
 
 def test_a_batch_outcome_summary_names_the_counts_that_are_not_zero() -> None:
-    finished = DeletionBatchFactory(
+    finished = DeletionBatchFactory.create(
         status=Status.PARTIAL, deleted_count=3, absent_count=1, failed_count=2
     )
     assert outcome_summary(finished) == "3 deleted · 1 already absent · 2 failed"
-    assert outcome_summary(DeletionBatchFactory(status=Status.RUNNING, deleted_count=3)) == ""
+    assert (
+        outcome_summary(DeletionBatchFactory.create(status=Status.RUNNING, deleted_count=3)) == ""
+    )
 
 
 # -- append-only ---------------------------------------------------------------------------
 
 
 @pytest.fixture
-def finished_item():  # type: ignore[no-untyped-def]
-    return DeletionItemFactory(outcome=Outcome.DELETED, detail="")
+def finished_item():
+    return DeletionItemFactory.create(outcome=Outcome.DELETED, detail="")
 
 
-def test_a_finished_item_cannot_be_saved_again(finished_item) -> None:  # type: ignore[no-untyped-def]
+def test_a_finished_item_cannot_be_saved_again(finished_item) -> None:
     finished_item.outcome = Outcome.FAILED
     with pytest.raises(AuditLogIsAppendOnly):
         finished_item.save()
@@ -228,7 +231,7 @@ def test_a_finished_item_cannot_be_saved_again(finished_item) -> None:  # type: 
 
 
 def test_a_finished_batch_cannot_be_saved_again() -> None:
-    batch = DeletionBatchFactory(status=Status.SUCCEEDED, reason="cleanup")
+    batch = DeletionBatchFactory.create(status=Status.SUCCEEDED, reason="cleanup")
     batch.reason = "something else"
     with pytest.raises(AuditLogIsAppendOnly):
         batch.save()
@@ -237,8 +240,8 @@ def test_a_finished_batch_cannot_be_saved_again() -> None:
 
 
 def test_an_open_row_is_finished_once_then_frozen() -> None:
-    batch = DeletionBatchFactory(status=Status.RUNNING)
-    item = DeletionItemFactory(batch=batch, outcome=Outcome.PENDING)
+    batch = DeletionBatchFactory.create(status=Status.RUNNING)
+    item = DeletionItemFactory.create(batch=batch, outcome=Outcome.PENDING)
     item.outcome = Outcome.DELETED
     item.save()  # pending until this save: allowed
     batch.status = Status.SUCCEEDED
@@ -251,9 +254,9 @@ def test_an_open_row_is_finished_once_then_frozen() -> None:
         batch.save()
 
 
-def test_no_row_is_ever_deleted_open_or_finished(finished_item) -> None:  # type: ignore[no-untyped-def]
-    open_batch = DeletionBatchFactory(status=Status.PLANNED)
-    open_item = DeletionItemFactory(batch=open_batch, outcome=Outcome.PENDING)
+def test_no_row_is_ever_deleted_open_or_finished(finished_item) -> None:
+    open_batch = DeletionBatchFactory.create(status=Status.PLANNED)
+    open_item = DeletionItemFactory.create(batch=open_batch, outcome=Outcome.PENDING)
     for row in (finished_item, finished_item.batch, open_item, open_batch):
         with pytest.raises(AuditLogIsAppendOnly):
             row.delete()
@@ -265,9 +268,9 @@ def test_no_row_is_ever_deleted_open_or_finished(finished_item) -> None:  # type
     assert DeletionBatch.objects.count() == 2
 
 
-def test_queryset_update_leaves_finished_rows_untouched(finished_item) -> None:  # type: ignore[no-untyped-def]
-    open_item = DeletionItemFactory(
-        batch=DeletionBatchFactory(status=Status.RUNNING), outcome=Outcome.PENDING
+def test_queryset_update_leaves_finished_rows_untouched(finished_item) -> None:
+    open_item = DeletionItemFactory.create(
+        batch=DeletionBatchFactory.create(status=Status.RUNNING), outcome=Outcome.PENDING
     )
     assert DeletionItem.objects.update(detail="rewritten") == 1
     assert DeletionBatch.objects.update(error="rewritten") == 1
@@ -279,8 +282,8 @@ def test_queryset_update_leaves_finished_rows_untouched(finished_item) -> None: 
     assert open_item.detail == "rewritten"
 
 
-def test_nobody_rewrites_who_planned_an_open_batch(db) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(status=Status.PLANNED, confirmed_by_username="")
+def test_nobody_rewrites_who_planned_an_open_batch(db) -> None:
+    batch = DeletionBatchFactory.create(status=Status.PLANNED, confirmed_by_username="")
     with pytest.raises(AuditLogIsAppendOnly):
         DeletionBatch.objects.filter(pk=batch.pk).update(planned_by_username="mallory")
     batch.planned_by_username = "mallory"
@@ -289,15 +292,15 @@ def test_nobody_rewrites_who_planned_an_open_batch(db) -> None:  # type: ignore[
     assert DeletionBatch.objects.get().planned_by_username == "jan-janitor"
 
 
-def test_nobody_rewrites_which_policy_planned_an_open_batch(db) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(status=Status.PLANNED, confirmed_by_username="")
+def test_nobody_rewrites_which_policy_planned_an_open_batch(db) -> None:
+    batch = DeletionBatchFactory.create(status=Status.PLANNED, confirmed_by_username="")
     with pytest.raises(AuditLogIsAppendOnly):
         DeletionBatch.objects.filter(pk=batch.pk).update(policy_name="weekly")
     assert DeletionBatch.objects.get().policy_name == ""
 
 
-def test_a_recorded_confirmation_is_never_rewritten(db) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(status=Status.QUEUED)  # confirmed by jan-janitor
+def test_a_recorded_confirmation_is_never_rewritten(db) -> None:
+    batch = DeletionBatchFactory.create(status=Status.QUEUED)  # confirmed by jan-janitor
     changed = DeletionBatch.objects.filter(pk=batch.pk).update(
         confirmed_by_username="mallory", reason="nothing to see"
     )
@@ -314,14 +317,14 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def raw(sql: str, params: list) -> None:  # type: ignore[type-arg]
+def raw(sql: str, params: list[Any]) -> None:
     # Inside a savepoint, so that the refused statement leaves the test's transaction usable.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
 @postgresql_only
-def test_the_database_refuses_raw_updates_of_finished_rows(finished_item) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_refuses_raw_updates_of_finished_rows(finished_item) -> None:
     with pytest.raises(DatabaseError, match="append-only"):
         raw("UPDATE registry_deletionitem SET detail = 'x' WHERE id = %s", [finished_item.pk])
     with pytest.raises(DatabaseError, match="append-only"):
@@ -334,8 +337,8 @@ def test_the_database_refuses_raw_updates_of_finished_rows(finished_item) -> Non
 
 @postgresql_only
 def test_the_database_lets_open_rows_change() -> None:
-    item = DeletionItemFactory(
-        batch=DeletionBatchFactory(status=Status.RUNNING), outcome=Outcome.PENDING
+    item = DeletionItemFactory.create(
+        batch=DeletionBatchFactory.create(status=Status.RUNNING), outcome=Outcome.PENDING
     )
     raw("UPDATE registry_deletionitem SET outcome = 'deleted' WHERE id = %s", [item.pk])
     raw("UPDATE registry_deletionbatch SET status = 'succeeded' WHERE id = %s", [item.batch_id])
@@ -344,9 +347,9 @@ def test_the_database_lets_open_rows_change() -> None:
 
 
 @postgresql_only
-def test_the_database_refuses_raw_deletes_even_of_open_rows(finished_item) -> None:  # type: ignore[no-untyped-def]
-    open_item = DeletionItemFactory(
-        batch=DeletionBatchFactory(status=Status.PLANNED), outcome=Outcome.PENDING
+def test_the_database_refuses_raw_deletes_even_of_open_rows(finished_item) -> None:
+    open_item = DeletionItemFactory.create(
+        batch=DeletionBatchFactory.create(status=Status.PLANNED), outcome=Outcome.PENDING
     )
     for table, pk in [
         ("registry_deletionitem", finished_item.pk),
@@ -360,8 +363,8 @@ def test_the_database_refuses_raw_deletes_even_of_open_rows(finished_item) -> No
 
 
 @postgresql_only
-def test_the_database_refuses_to_rewrite_who_planned_or_confirmed_an_open_batch(db) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(status=Status.QUEUED)
+def test_the_database_refuses_to_rewrite_who_planned_or_confirmed_an_open_batch(db) -> None:
+    batch = DeletionBatchFactory.create(status=Status.QUEUED)
     for column in ("planned_by_username", "confirmed_by_username", "reason", "policy_name"):
         with pytest.raises(DatabaseError, match="keeps who"):
             raw(f"UPDATE registry_deletionbatch SET {column} = 'x' WHERE id = %s", [batch.pk])

@@ -53,7 +53,7 @@ def tags_in_registry(client: RegistryClient, repository: str = "acme/web") -> se
         return set()
 
 
-def sync(registry) -> None:  # type: ignore[no-untyped-def]
+def sync(registry) -> None:
     run = sync_registry(registry=registry)
     assert run.status == "succeeded", run.error
 
@@ -63,14 +63,14 @@ def days_ago(days: int) -> datetime:
 
 
 @pytest.fixture
-def no_protection(cached_registry):  # type: ignore[no-untyped-def]
+def no_protection(cached_registry):
     """Rules that protect nothing, so the command may delete `latest`."""
     StalenessRules.objects.create(registry=cached_registry, protected_patterns=[])
     return cached_registry
 
 
 @pytest.fixture
-def reviews(no_protection, registry_client, janitor):  # type: ignore[no-untyped-def]
+def reviews(no_protection, registry_client, janitor):
     """acme/web: review-1..review-4 (38.5 to 35.5 days old) and latest (2 days), synced."""
     for n in range(1, 5):
         created = days_ago(40 - n) + timedelta(hours=12)  # 39.5 - n days old

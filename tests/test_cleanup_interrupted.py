@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def slow_batch(local_registry, registry_client, fault_proxy, janitor):  # type: ignore[no-untyped-def]
+def slow_batch(local_registry, registry_client, fault_proxy, janitor):
     """A planned batch of 24 images whose DELETEs each take 0.3 s; returns (batch, proxy)."""
     for n in range(IMAGES):
         push_image(registry_client, "acme/web", f"review-{n:02d}", created=JAN)
@@ -66,7 +66,7 @@ def apply_in_a_process(batch: DeletionBatch) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for_deletes(proxy, count: int, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def wait_for_deletes(proxy, count: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while len(proxy.requests_matching("DELETE", "/manifests/")) < count:
         assert time.monotonic() < deadline, "the batch did not start deleting"
@@ -82,7 +82,7 @@ def resume(batch: DeletionBatch) -> str:
     return out.getvalue()
 
 
-def assert_the_log_matches_the_registry(batch: DeletionBatch, registry_client, proxy) -> None:  # type: ignore[no-untyped-def]
+def assert_the_log_matches_the_registry(batch: DeletionBatch, registry_client, proxy) -> None:
     batch.refresh_from_db()
     assert batch.status == Status.SUCCEEDED
     assert batch.deleted_count == IMAGES

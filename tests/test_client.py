@@ -28,7 +28,7 @@ JAN = datetime(2026, 1, 5, tzinfo=UTC)
 
 def test_the_catalog_refuses_pages_over_1000_so_we_follow_link_headers(
     local_registry, registry_client: RegistryClient, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     answer = requests.get(f"{local_registry.url}/v2/_catalog?n=10000", timeout=5)
     assert answer.status_code == 400
     assert "PAGINATION_NUMBER_INVALID" in answer.text
@@ -74,7 +74,7 @@ def test_oci_manifests_are_read_with_their_config(registry_client: RegistryClien
 
 def test_content_that_does_not_match_its_digest_is_refused(
     local_registry, registry_client: RegistryClient, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     push_image(registry_client, "acme/web", "v1", created=JAN)
     proxy = fault_proxy(local_registry.url)
     proxy.add_fault("GET", r"/manifests/v1$", MalformedBody())
@@ -103,14 +103,16 @@ class ObjectStorage(BaseHTTPRequestHandler):
 
 def test_a_blob_redirected_to_object_storage_is_read_without_our_credentials(
     basic_auth_registry, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     credentials = {
         "username": basic_auth_registry.username,
         "password": basic_auth_registry.password,
     }
     with RegistryClient(basic_auth_registry.url, **credentials) as client:
         pushed = push_image(client, "acme/web", "v1", created=JAN)
-        config_digest = client.get_manifest("acme/web", "v1").config.digest
+        config = client.get_manifest("acme/web", "v1").config
+        assert config is not None
+        config_digest = config.digest
         ObjectStorage.body = client.transport.request(
             "GET", f"/v2/acme/web/blobs/{config_digest}", what="reading the config"
         ).content
@@ -123,14 +125,14 @@ def test_a_blob_redirected_to_object_storage_is_read_without_our_credentials(
     try:
         with RegistryClient(proxy.url, **credentials) as client:
             assert client.get_manifest("acme/web", "v1").digest == pushed.digest
-            config = client.get_image_config("acme/web", config_digest)
+            image_config = client.get_image_config("acme/web", config_digest)
     finally:
         storage.shutdown()
-    assert config.created == JAN
+    assert image_config.created == JAN
     assert ObjectStorage.authorization_seen == [None]
 
 
-def test_basic_auth_is_sent_after_the_challenge(basic_auth_registry) -> None:  # type: ignore[no-untyped-def]
+def test_basic_auth_is_sent_after_the_challenge(basic_auth_registry) -> None:
     with RegistryClient(
         basic_auth_registry.url,
         username=basic_auth_registry.username,
@@ -147,7 +149,7 @@ def test_basic_auth_is_sent_after_the_challenge(basic_auth_registry) -> None:  #
     assert "needs credentials" in caught.value.message
 
 
-def test_bearer_tokens_are_fetched_once_per_scope(token_registry) -> None:  # type: ignore[no-untyped-def]
+def test_bearer_tokens_are_fetched_once_per_scope(token_registry) -> None:
     issuer = token_registry.issuer
     with RegistryClient(
         token_registry.url, username="maintainer", password="maintainer-pw"
@@ -165,7 +167,7 @@ def test_bearer_tokens_are_fetched_once_per_scope(token_registry) -> None:  # ty
     assert issuer.token_requests == [("maintainer", ("repository:acme/web:pull",))]
 
 
-def test_a_token_without_delete_says_what_gitlab_needs(token_registry) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_without_delete_says_what_gitlab_needs(token_registry) -> None:
     with RegistryClient(
         token_registry.url, username="maintainer", password="maintainer-pw"
     ) as client:
@@ -182,7 +184,7 @@ def test_a_token_without_delete_says_what_gitlab_needs(token_registry) -> None: 
 
 def test_a_wrong_password_at_the_token_service_is_an_authentication_failure(
     token_registry,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with (
         RegistryClient(token_registry.url, username="maintainer", password="wrong") as client,
         pytest.raises(AuthenticationFailed) as caught,
@@ -194,7 +196,7 @@ def test_a_wrong_password_at_the_token_service_is_an_authentication_failure(
 
 def test_credentials_are_not_sent_to_a_plain_http_realm_on_another_host(
     token_registry,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The registry is reached as localhost while its realm says 127.0.0.1: another host."""
     issuer = token_registry.issuer
     url = token_registry.url.replace("127.0.0.1", "localhost")
@@ -206,7 +208,7 @@ def test_credentials_are_not_sent_to_a_plain_http_realm_on_another_host(
 
 def test_rate_limits_honour_retry_after_then_give_up_in_plain_words(
     local_registry, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     proxy = fault_proxy(local_registry.url)
     too_many = distribution_error("TOOMANYREQUESTS", "slow down")
     proxy.add_fault("GET", r"^/v2/_catalog", Respond(429, too_many, {"Retry-After": "3"}))
@@ -220,7 +222,7 @@ def test_rate_limits_honour_retry_after_then_give_up_in_plain_words(
     assert caught.value.message.startswith("The registry kept rate-limiting us after 2 retries")
 
 
-def test_a_retry_after_of_an_hour_is_not_waited_for(local_registry, fault_proxy) -> None:  # type: ignore[no-untyped-def]
+def test_a_retry_after_of_an_hour_is_not_waited_for(local_registry, fault_proxy) -> None:
     proxy = fault_proxy(local_registry.url)
     proxy.add_fault("GET", r"^/v2/_catalog", Respond(429, b"", {"Retry-After": "3600"}))
     waits: list[float] = []
@@ -230,7 +232,7 @@ def test_a_retry_after_of_an_hour_is_not_waited_for(local_registry, fault_proxy)
     assert waits == []
 
 
-def test_gateway_errors_are_retried_with_backoff(local_registry, fault_proxy) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_errors_are_retried_with_backoff(local_registry, fault_proxy) -> None:
     proxy = fault_proxy(local_registry.url)
     proxy.add_fault("GET", r"^/v2/_catalog", Respond(503), times=2)
     waits: list[float] = []
@@ -241,7 +243,7 @@ def test_gateway_errors_are_retried_with_backoff(local_registry, fault_proxy) ->
     assert all(0 < wait < 5 for wait in waits)
 
 
-def test_a_500_is_not_retried(local_registry, fault_proxy) -> None:  # type: ignore[no-untyped-def]
+def test_a_500_is_not_retried(local_registry, fault_proxy) -> None:
     proxy = fault_proxy(local_registry.url)
     proxy.add_fault("GET", r"^/v2/_catalog", Respond(500, distribution_error("UNKNOWN", "disk")))
 
@@ -253,7 +255,7 @@ def test_a_500_is_not_retried(local_registry, fault_proxy) -> None:  # type: ign
 
 def test_the_proxy_the_environment_names_is_used_unless_no_proxy_excludes_the_host(
     local_registry, fault_proxy, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     forward_proxy = fault_proxy(local_registry.url)
     for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -283,7 +285,7 @@ def test_a_ca_bundle_named_in_the_environment_is_used_when_the_registry_names_no
 
 def test_concurrent_first_requests_to_a_basic_auth_registry_all_authenticate(
     basic_auth_registry,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with RegistryClient(
         basic_auth_registry.url,
         username=basic_auth_registry.username,

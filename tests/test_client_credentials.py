@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,13 +34,13 @@ def tls_capture(tmp_path: Path) -> Iterator[CaptureServer]:
         yield server
 
 
-def basic_client(registry, url: str, **options: object) -> RegistryClient:  # type: ignore[no-untyped-def]
+def basic_client(registry, url: str, **options: Any) -> RegistryClient:
     return RegistryClient(url, username=registry.username, password=registry.password, **options)
 
 
 def test_a_next_page_on_another_host_is_not_followed_and_gets_no_credentials(
     basic_auth_registry, fault_proxy, capture, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with basic_client(basic_auth_registry, basic_auth_registry.url) as seeder:
         for n in range(3):
             push_image(seeder, f"team/app-{n}", "v1", created=JAN)
@@ -56,7 +57,7 @@ def test_a_next_page_on_another_host_is_not_followed_and_gets_no_credentials(
 
 def test_an_https_realm_on_another_host_gets_no_password_when_tls_is_not_checked(
     basic_auth_registry, fault_proxy, tls_capture
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     proxy = fault_proxy(basic_auth_registry.url)
     challenge = f'Bearer realm="{tls_capture.origin}/jwt/auth",service="registry"'
     proxy.add_fault(None, r"^/v2/", Respond(401, b"{}", {"WWW-Authenticate": challenge}))
@@ -71,7 +72,7 @@ def test_an_https_realm_on_another_host_gets_no_password_when_tls_is_not_checked
 
 def test_an_https_realm_whose_certificate_is_checked_gets_the_password(
     basic_auth_registry, fault_proxy, tls_capture
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     proxy = fault_proxy(basic_auth_registry.url)
     challenge = f'Bearer realm="{tls_capture.origin}/jwt/auth",service="registry"'
     proxy.add_fault(None, r"^/v2/", Respond(401, b"{}", {"WWW-Authenticate": challenge}))

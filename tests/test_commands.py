@@ -26,7 +26,7 @@ def run(*args: str) -> str:
 
 
 @pytest.fixture
-def synced(local_registry, registry_client):  # type: ignore[no-untyped-def]
+def synced(local_registry, registry_client):
     image = push_image(registry_client, "acme/web", "latest", created=JAN)
     retag(registry_client, "acme/web", "latest", "master")
     save_registry(name="local", url=local_registry.url)
@@ -36,7 +36,7 @@ def synced(local_registry, registry_client):  # type: ignore[no-untyped-def]
 
 def test_add_registry_reads_the_password_from_stdin_and_stores_it_encrypted(
     basic_auth_registry, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(basic_auth_registry.password + "\n"))
 
     output = run(
@@ -63,7 +63,7 @@ def test_add_registry_refuses_a_url_that_is_not_one() -> None:
         run("add_registry", "bad", "registry.example.com")
 
 
-def test_sync_registry_prints_a_summary(local_registry, registry_client) -> None:  # type: ignore[no-untyped-def]
+def test_sync_registry_prints_a_summary(local_registry, registry_client) -> None:
     push_image(registry_client, "acme/web", "v1", created=JAN)
     save_registry(name="local", url=local_registry.url)
 
@@ -73,7 +73,7 @@ def test_sync_registry_prints_a_summary(local_registry, registry_client) -> None
     assert "tags +1 ~0 -0, repositories +1 -0" in output
 
 
-def test_sync_registry_exits_non_zero_when_the_registry_is_down(local_registry) -> None:  # type: ignore[no-untyped-def]
+def test_sync_registry_exits_non_zero_when_the_registry_is_down(local_registry) -> None:
     save_registry(name="local", url=local_registry.url)
     local_registry.stop()
 
@@ -86,7 +86,7 @@ def test_sync_registry_names_an_unknown_registry() -> None:
         run("sync_registry", "nope")
 
 
-def test_list_tags_as_json_has_the_fields_scripts_need(synced) -> None:  # type: ignore[no-untyped-def]
+def test_list_tags_as_json_has_the_fields_scripts_need(synced) -> None:
     rows = json.loads(run("list_tags", "--format", "json"))
 
     assert rows == [
@@ -109,7 +109,7 @@ def test_list_tags_as_json_has_the_fields_scripts_need(synced) -> None:  # type:
     ]
 
 
-def test_list_tags_as_csv_and_table(synced) -> None:  # type: ignore[no-untyped-def]
+def test_list_tags_as_csv_and_table(synced) -> None:
     rows = list(csv.DictReader(io.StringIO(run("list_tags", "--format", "csv"))))
     assert [(row["tag"], row["digest"], row["size"]) for row in rows] == [
         ("latest", synced.digest, str(synced.size)),
@@ -121,7 +121,7 @@ def test_list_tags_as_csv_and_table(synced) -> None:  # type: ignore[no-untyped-
     assert synced.digest[:19] in table
 
 
-def test_list_tags_filters_by_registry(synced) -> None:  # type: ignore[no-untyped-def]
+def test_list_tags_filters_by_registry(synced) -> None:
     assert json.loads(run("list_tags", "--registry", "other", "--format", "json")) == []
 
 

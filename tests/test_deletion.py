@@ -28,24 +28,24 @@ Outcome = DeletionItem.Outcome
 
 
 @pytest.fixture
-def no_protection(cached_registry):  # type: ignore[no-untyped-def]
+def no_protection(cached_registry):
     """Rules that protect nothing, so tests can delete `master` and `latest`."""
     StalenessRules.objects.create(registry=cached_registry, protected_patterns=[])
     return cached_registry
 
 
-def sync(registry) -> None:  # type: ignore[no-untyped-def]
+def sync(registry) -> None:
     run = sync_registry(registry=registry)
     assert run.status == "succeeded", run.error
 
 
-def plan(registry, janitor, *names: str, repository: str = "acme/web") -> DeletionBatch:  # type: ignore[no-untyped-def]
+def plan(registry, janitor, *names: str, repository: str = "acme/web") -> DeletionBatch:
     tags = Tag.objects.filter(repository__name=repository, name__in=names)
     assert tags.count() == len(names), "every tag to plan is in the cache"
     return plan_deletion(registry=registry, tags=tags, actor=janitor, reason="cleanup")
 
 
-def run(batch: DeletionBatch, janitor) -> DeletionBatch:  # type: ignore[no-untyped-def]
+def run(batch: DeletionBatch, janitor) -> DeletionBatch:
     confirm_batch(batch=batch, actor=janitor, reason="stale review images")
     return execute_batch(batch=batch)
 

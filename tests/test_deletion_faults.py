@@ -176,7 +176,7 @@ def _finished(batch: DeletionBatch) -> bool:
     )
 
 
-def wait_until(condition, log, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, log, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -50,7 +50,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def review_batch(cached_registry, registry_client, janitor, small_chunks) -> DeletionBatch:  # type: ignore[no-untyped-def]
+def review_batch(cached_registry, registry_client, janitor, small_chunks) -> DeletionBatch:
     """Five review images, planned for deletion and confirmed; `latest` on another image."""
     StalenessRules.objects.create(registry=cached_registry, protected_patterns=["^latest$"])
     for tag in REVIEW_TAGS:
@@ -76,7 +76,7 @@ def outcomes(batch: DeletionBatch) -> dict[str, str]:
 
 def test_a_tag_pushed_onto_a_planned_image_during_the_batch_survives(
     local_registry, registry_client, review_batch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     target = last_planned(review_batch)
 
     def promote() -> None:
@@ -96,7 +96,7 @@ def test_a_tag_pushed_onto_a_planned_image_during_the_batch_survives(
 
 def test_a_protected_tag_moved_onto_a_planned_image_during_the_batch_keeps_it(
     local_registry, registry_client, review_batch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     target = last_planned(review_batch)
 
     def release() -> None:
@@ -114,7 +114,7 @@ def test_a_protected_tag_moved_onto_a_planned_image_during_the_batch_keeps_it(
 
 def test_when_the_registry_cannot_be_read_again_the_rest_is_left_and_not_attempted(
     local_registry, registry_client, review_batch, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     proxy = fault_proxy(local_registry.url)
     error = Respond(500, distribution_error("UNKNOWN", "storage backend unavailable"))
 

@@ -6,6 +6,7 @@ reads the registry afterwards.
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -20,6 +21,7 @@ from registry.deletion.plan import plan_deletion
 from registry.models import DeletionBatch, DeletionItem, Tag
 from registry.registries import save_registry
 from registry.sync import sync_registry
+from tests.factories import RegistryFactory, TagFactory
 from tests.support.deletion import JAN, deletes_of, plan_and_confirm
 from tests.support.fault_proxy import (
     ForwardThenReset,
@@ -112,6 +114,37 @@ def test_a_registry_that_stops_answering_stops_the_batch_after_a_few_repositorie
     assert "the batch stopped" in last.detail, "not tried: the batch had stopped"
     for repository in repositories:
         assert registry_client.list_tags(repository) == ["review-1"]
+
+
+def test_a_batch_whose_registry_refuses_connections_stops_after_three_repositories(
+    db, janitor
+) -> None:
+    """Connection refused from the first request: three repositories are tried, each
+    recorded as not re-checked, and the batch stops instead of trying the other five."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    registry = RegistryFactory.create(name="refusing", url=f"http://127.0.0.1:{port}")
+    repositories = [f"team-{n}/web" for n in range(8)]
+    for repository in repositories:
+        TagFactory.create(
+            manifest__repository__registry=registry, manifest__repository__name=repository
+        )
+    batch = plan_deletion(
+        registry=registry, tags=Tag.objects.filter(repository__registry=registry), actor=janitor
+    )
+    confirm_batch(batch=batch, actor=janitor, reason="stale review images")
+
+    batch = deletion_run.execute_batch(batch=batch)
+
+    assert batch.status == Status.FAILED
+    assert batch.error == REGISTRY_SILENT_MESSAGE
+    details = dict(batch.items.values_list("repository_name", "detail"))
+    tried = [name for name in repositories if details[name].startswith("Could not re-check")]
+    assert tried == repositories[:3]
+    for name in repositories[3:]:
+        assert "the batch stopped" in details[name], name
+    assert batch.not_attempted_count == 8
 
 
 # -- a re-check that reads nothing ---------------------------------------------------------

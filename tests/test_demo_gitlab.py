@@ -31,7 +31,7 @@ def standin() -> Iterator[StandInGitLab]:
 
 def test_the_demo_images_get_their_branches_requests_and_environments(
     local_registry, registry_client, standin: StandInGitLab, viewer
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     seed_demo_images(client=registry_client, repositories=2, tags_per_repository=40)
     demo = seed_standin_gitlab(gitlab=standin, client=registry_client)
     registry, _ = save_registry(

@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def seeded_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def seeded_registry(tmp_path_factory: pytest.TempPathFactory):
     """One seeded registry for the module: seeding is the slow part (about 20 ms a tag)."""
     registry = start_local_registry(root_dir=tmp_path_factory.mktemp("seeded"))
     with RegistryClient(registry.url) as client:
@@ -30,24 +30,24 @@ def seeded_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
 
 
 @pytest.fixture
-def seeded(seeded_registry):  # type: ignore[no-untyped-def]
+def seeded(seeded_registry):
     return seeded_registry[1]
 
 
 @pytest.fixture
-def registry_client(seeded_registry):  # type: ignore[no-untyped-def]
+def registry_client(seeded_registry):
     with RegistryClient(seeded_registry[0].url) as client:
         yield client
 
 
 @pytest.fixture
-def cached_registry(db, seeded_registry):  # type: ignore[no-untyped-def]
+def cached_registry(db, seeded_registry):
     return save_registry(name="seeded", url=seeded_registry[0].url)[0]
 
 
 def test_every_repository_gets_exactly_the_tags_asked_for(
     registry_client: RegistryClient, seeded
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     assert seeded.repositories == ["acme/web", "acme/api", "acme/worker"]
     assert registry_client.list_repositories() == sorted(seeded.repositories)
     for name in seeded.repositories:
@@ -55,7 +55,7 @@ def test_every_repository_gets_exactly_the_tags_asked_for(
     assert seeded.tags == 120
 
 
-def test_the_seed_has_what_a_ci_registry_has(registry_client: RegistryClient, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_the_seed_has_what_a_ci_registry_has(registry_client: RegistryClient, seeded) -> None:
     tags = {tag for _, tag in seeded.expected}
     media_types = {image.media_type for image in seeded.expected.values()}
     web = {tag: image for (repo, tag), image in seeded.expected.items() if repo == "acme/web"}
@@ -74,7 +74,7 @@ def test_the_seed_has_what_a_ci_registry_has(registry_client: RegistryClient, se
 
 
 @pytest.mark.django_db
-def test_a_sync_caches_the_seed_exactly(cached_registry, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_a_sync_caches_the_seed_exactly(cached_registry, seeded) -> None:
     run = sync_registry(registry=cached_registry)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
@@ -86,7 +86,7 @@ def test_a_sync_caches_the_seed_exactly(cached_registry, seeded) -> None:  # typ
     }
 
 
-def test_seeding_twice_is_harmless_and_the_command_says_what_it_did(local_registry) -> None:  # type: ignore[no-untyped-def]
+def test_seeding_twice_is_harmless_and_the_command_says_what_it_did(local_registry) -> None:
     for _ in range(2):
         out = io.StringIO()
         call_command(

@@ -230,7 +230,7 @@ def test_the_locks_name_no_index_of_this_machine() -> None:
 
 
 def test_django_celery_kombu_are_capped_and_redis_comes_with_kombu() -> None:
-    dependencies = {
+    dependencies: dict[str, Requirement] = {
         canonicalize_name(r.name): r
         for r in map(Requirement, pyproject()["project"]["dependencies"])
     }
@@ -327,7 +327,7 @@ PRODUCTION_ENVIRONMENT = {
 }
 
 
-def test_check_deploy_passes_with_the_documented_production_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_check_deploy_passes_with_the_documented_production_environment(tmp_path) -> None:
     import os
     import subprocess
     import sys

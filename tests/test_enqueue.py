@@ -17,7 +17,7 @@ JAN = datetime(2026, 1, 5, tzinfo=UTC)
 @pytest.mark.django_db
 def test_a_sync_is_sent_once_the_transaction_commits(
     cached_registry, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     push_image(registry_client, "acme/web", "review-1", created=JAN)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -59,7 +59,7 @@ def event(
     }
 
 
-def deliver(client: Client, registry: Registry, events: list[dict[str, Any]], **headers: str):  # type: ignore[no-untyped-def]
+def deliver(client: Client, registry: Registry, events: list[dict[str, Any]], **headers: Any):
     secret = EventEndpoint.objects.get(registry=registry).secret
     headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {secret}")
     return client.post(
@@ -86,7 +86,7 @@ def live(cached_registry: Registry) -> Registry:
 # -- who may deliver --------------------------------------------------------------
 
 
-def test_a_delivery_needs_no_login_and_no_csrf_token(live, registry_client_csrf) -> None:  # type: ignore[no-untyped-def]
+def test_a_delivery_needs_no_login_and_no_csrf_token(live, registry_client_csrf) -> None:
     response = deliver(registry_client_csrf, live, [event("delete", tag="gone")])
 
     assert response.status_code == 200
@@ -99,7 +99,7 @@ def test_a_delivery_needs_no_login_and_no_csrf_token(live, registry_client_csrf)
 )
 def test_a_wrong_or_missing_secret_gets_401_and_nothing_is_stored(
     live, registry_client_csrf, authorization: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     secret = EventEndpoint.objects.get(registry=live).secret
     response = deliver(
         registry_client_csrf,
@@ -114,7 +114,7 @@ def test_a_wrong_or_missing_secret_gets_401_and_nothing_is_stored(
     assert EventEndpoint.objects.get().last_event_at is None
 
 
-def test_another_registrys_secret_is_refused(live, registry_client_csrf) -> None:  # type: ignore[no-untyped-def]
+def test_another_registrys_secret_is_refused(live, registry_client_csrf) -> None:
     other = Registry.objects.create(name="other", url="http://127.0.0.1:9")
     ensure_endpoint(registry=other)
     secret = EventEndpoint.objects.get(registry=other).secret
@@ -128,7 +128,7 @@ def test_another_registrys_secret_is_refused(live, registry_client_csrf) -> None
 
 def test_a_registry_without_notifications_or_unknown_answers_401(
     cached_registry, registry_client_csrf
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for name in (cached_registry.name, "no-such-registry"):
         response = registry_client_csrf.post(
             f"/registries/{name}/events/", data="{}", content_type=V1
@@ -136,14 +136,14 @@ def test_a_registry_without_notifications_or_unknown_answers_401(
         assert response.status_code == 401
 
 
-def test_a_get_changes_nothing(live, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_get_changes_nothing(live, client) -> None:
     assert client.get(f"/registries/{live.name}/events/").status_code == 405
 
 
 # -- hostile bodies ------------------------------------------------------------------
 
 
-def test_a_body_over_the_limit_gets_413(live, registry_client_csrf, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_the_limit_gets_413(live, registry_client_csrf, settings) -> None:
     settings.EVENTS_MAX_BODY_KB = 1
     events = [event("pull", digest="sha256:" + "a" * 64) for _ in range(20)]
 
@@ -166,7 +166,7 @@ def test_a_body_over_the_limit_gets_413(live, registry_client_csrf, settings) ->
 )
 def test_malformed_json_gets_400_and_nothing_is_stored(
     live, registry_client_csrf, body: bytes, message: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     secret = EventEndpoint.objects.get(registry=live).secret
     response = registry_client_csrf.post(
         f"/registries/{live.name}/events/",
@@ -182,20 +182,22 @@ def test_malformed_json_gets_400_and_nothing_is_stored(
 
 def test_events_lacking_what_the_cache_needs_are_skipped_and_counted(
     live, registry_client_csrf
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     good = event("delete", tag="gone")
     no_id = {**event("delete", tag="x"), "id": ""}
     bad_time = {**event("delete", tag="x"), "timestamp": "yesterday"}
     bad_tag = event("delete", tag="../../etc")
     no_target = event("delete")
 
-    response = deliver(registry_client_csrf, live, [good, no_id, bad_time, bad_tag, no_target, 7])  # type: ignore[list-item]
+    not_an_event: Any = 7
+    events = [good, no_id, bad_time, bad_tag, no_target, not_an_event]
+    response = deliver(registry_client_csrf, live, events)
 
     assert response.json()["skipped"] == 5
     assert list(RegistryEvent.objects.values_list("event_id", flat=True)) == [good["id"]]
 
 
-def test_an_unknown_action_is_kept_as_ignored(live, client) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_action_is_kept_as_ignored(live, client) -> None:
     deliver(client, live, [event("rename", tag="v1")])
 
     assert list(RegistryEvent.objects.values_list("action", "state", "note")) == [
@@ -203,7 +205,7 @@ def test_an_unknown_action_is_kept_as_ignored(live, client) -> None:  # type: ig
     ]
 
 
-def test_the_janitors_own_pulls_and_blob_events_are_not_kept(live, client) -> None:  # type: ignore[no-untyped-def]
+def test_the_janitors_own_pulls_and_blob_events_are_not_kept(live, client) -> None:
     response = deliver(
         client,
         live,
@@ -218,7 +220,7 @@ def test_the_janitors_own_pulls_and_blob_events_are_not_kept(live, client) -> No
     assert EventEndpoint.objects.get().last_event_at is not None  # yet the setup works
 
 
-def test_a_replayed_event_id_is_stored_once(live, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_event_id_is_stored_once(live, client) -> None:
     once = event("delete", tag="gone", event_id="same-id")
 
     first = deliver(client, live, [once])
@@ -231,7 +233,7 @@ def test_a_replayed_event_id_is_stored_once(live, client) -> None:  # type: igno
 
 def test_a_flood_of_deliveries_queues_one_task_until_a_worker_takes_it(
     live, client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with django_capture_on_commit_callbacks() as queued:
         for n in range(50):
             events = [event("delete", tag=f"t-{n}-{i}") for i in range(100)]
@@ -245,7 +247,7 @@ def test_a_flood_of_deliveries_queues_one_task_until_a_worker_takes_it(
 # -- applying ------------------------------------------------------------------------
 
 
-def pushed_and_synced(registry: Registry, registry_client, *tags: str) -> dict[str, Pushed]:  # type: ignore[no-untyped-def]
+def pushed_and_synced(registry: Registry, registry_client, *tags: str) -> dict[str, Pushed]:
     images = {
         tag: push_image(registry_client, "acme/web", tag, created=JAN, label=tag) for tag in tags
     }
@@ -253,7 +255,7 @@ def pushed_and_synced(registry: Registry, registry_client, *tags: str) -> dict[s
     return images
 
 
-def apply(client: Client, registry: Registry, events: list[dict[str, Any]], capture) -> Any:  # type: ignore[no-untyped-def]
+def apply(client: Client, registry: Registry, events: list[dict[str, Any]], capture) -> Any:
     """Deliver, and run the apply task the delivery queued (eagerly, as tests do)."""
     with capture(execute=True):
         return deliver(client, registry, events)
@@ -265,7 +267,7 @@ def cached_tags() -> dict[str, str]:
 
 def test_a_push_moves_the_tag_to_what_the_registry_holds(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pushed_and_synced(live, registry_client, "review-1")
     moved = push_image(registry_client, "acme/web", "review-1", created=JAN, label="new")
 
@@ -283,7 +285,7 @@ def test_a_push_moves_the_tag_to_what_the_registry_holds(
 
 def test_an_older_push_delivered_late_changes_nothing(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     images = pushed_and_synced(live, registry_client, "review-1")
     newer = push_image(registry_client, "acme/web", "review-1", created=JAN, label="newer")
     capture = django_capture_on_commit_callbacks
@@ -311,7 +313,7 @@ def test_an_older_push_delivered_late_changes_nothing(
 
 def test_a_delete_older_than_the_push_that_followed_changes_nothing(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     images = pushed_and_synced(live, registry_client, "review-1")
     capture = django_capture_on_commit_callbacks
     digest = images["review-1"].digest
@@ -332,7 +334,7 @@ def test_a_delete_older_than_the_push_that_followed_changes_nothing(
 
 def test_a_duplicate_event_changes_nothing(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     images = pushed_and_synced(live, registry_client, "review-1", "review-2")
     capture = django_capture_on_commit_callbacks
     delete = event("delete", tag="review-1", at=T0)
@@ -350,7 +352,7 @@ def test_a_duplicate_event_changes_nothing(
 
 def test_a_push_of_a_tag_gone_since_removes_it(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     images = pushed_and_synced(live, registry_client, "review-1", "main")
     registry_client.delete_manifest("acme/web", images["review-1"].digest)
 
@@ -366,7 +368,7 @@ def test_a_push_of_a_tag_gone_since_removes_it(
 
 def test_a_push_to_a_new_repository_creates_it(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pushed = push_image(registry_client, "acme/new", "v1", created=JAN)
 
     apply(
@@ -381,7 +383,7 @@ def test_a_push_to_a_new_repository_creates_it(
 
 def test_pulls_and_deletes_for_unknown_repositories_are_ignored(
     live, client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     apply(
         client,
         live,
@@ -400,7 +402,7 @@ def test_pulls_and_deletes_for_unknown_repositories_are_ignored(
 
 def test_a_pull_moves_last_pulled_forward_only(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     images = pushed_and_synced(live, registry_client, "review-1", "review-2")
     digest = images["review-1"].digest
     capture = django_capture_on_commit_callbacks
@@ -417,7 +419,7 @@ def test_a_pull_moves_last_pulled_forward_only(
 
 def test_a_pull_delivered_before_its_push_counts_once_the_push_is_applied(
     live, client, registry_client, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     pushed_and_synced(live, registry_client, "main")
     pushed = push_image(registry_client, "acme/web", "review-3", created=JAN, label="r3")
     capture = django_capture_on_commit_callbacks

@@ -149,12 +149,12 @@ def _received() -> int:
     return EventEndpoint.objects.get().events_received
 
 
-def _manifest_of(notifying, tag: str) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
+def _manifest_of(notifying, tag: str) -> tuple[bytes, str]:
     document = notifying.client.get_manifest("acme/web", tag)
     return document.body, document.media_type
 
 
-def _digest(notifying, tag: str) -> str:  # type: ignore[no-untyped-def]
+def _digest(notifying, tag: str) -> str:
     return notifying.client.head_manifest("acme/web", tag).digest
 
 

@@ -36,7 +36,7 @@ def run(*args: str) -> str:
 @pytest.mark.parametrize(("user", "status"), [("viewer", 200), ("janitor", 200), ("outsider", 403)])
 def test_who_may_see_the_notifications_page(
     client: Client, registry, request, user: str, status: int
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(request.getfixturevalue(user))
 
     assert client.get(f"/registries/{registry.name}/notifications/").status_code == status
@@ -44,7 +44,7 @@ def test_who_may_see_the_notifications_page(
 
 def test_only_registry_admins_see_the_block_with_its_secret(
     client: Client, registry, registry_admin, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint, _ = ensure_endpoint(registry=registry)
     url = f"/registries/{registry.name}/notifications/"
 
@@ -57,7 +57,7 @@ def test_only_registry_admins_see_the_block_with_its_secret(
     assert "http://testserver/registries/main/events/" in page
 
 
-def test_looking_at_the_page_creates_no_secret(client: Client, registry, registry_admin) -> None:  # type: ignore[no-untyped-def]
+def test_looking_at_the_page_creates_no_secret(client: Client, registry, registry_admin) -> None:
     client.force_login(registry_admin)
 
     page = client.get(f"/registries/{registry.name}/notifications/").content.decode()
@@ -66,7 +66,7 @@ def test_looking_at_the_page_creates_no_secret(client: Client, registry, registr
     assert not EventEndpoint.objects.exists()
 
 
-def test_an_admin_sets_up_and_rotates_the_secret(client: Client, registry, registry_admin) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_sets_up_and_rotates_the_secret(client: Client, registry, registry_admin) -> None:
     client.force_login(registry_admin)
     url = f"/registries/{registry.name}/notifications/secret/"
 
@@ -78,7 +78,7 @@ def test_an_admin_sets_up_and_rotates_the_secret(client: Client, registry, regis
     assert EventEndpoint.objects.get().secret not in ("", first)
 
 
-def test_a_janitor_may_not_set_up_notifications(client: Client, registry, janitor) -> None:  # type: ignore[no-untyped-def]
+def test_a_janitor_may_not_set_up_notifications(client: Client, registry, janitor) -> None:
     client.force_login(janitor)
 
     response = client.post(f"/registries/{registry.name}/notifications/secret/")
@@ -87,7 +87,7 @@ def test_a_janitor_may_not_set_up_notifications(client: Client, registry, janito
     assert not EventEndpoint.objects.exists()
 
 
-def test_the_page_says_when_events_arrived(client: Client, registry, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_says_when_events_arrived(client: Client, registry, viewer) -> None:
     endpoint, _ = ensure_endpoint(registry=registry)
     EventEndpoint.objects.filter(pk=endpoint.pk).update(
         first_event_at=timezone.now() - timedelta(days=2),
@@ -105,7 +105,7 @@ def test_the_page_says_when_events_arrived(client: Client, registry, viewer) -> 
 # -- the command ---------------------------------------------------------------------
 
 
-def test_notification_config_prints_the_block_distribution_reads(registry) -> None:  # type: ignore[no-untyped-def]
+def test_notification_config_prints_the_block_distribution_reads(registry) -> None:
     output = run("notification_config", "main", "--url", "https://janitor.example.com/")
 
     block = yaml.safe_load(output)
@@ -126,25 +126,25 @@ def test_notification_config_prints_the_block_distribution_reads(registry) -> No
     assert (entry["timeout"], entry["threshold"], entry["backoff"]) == ("5s", 5, "2s")
 
 
-def test_notification_config_keeps_the_secret_unless_told_to_rotate(registry) -> None:  # type: ignore[no-untyped-def]
+def test_notification_config_keeps_the_secret_unless_told_to_rotate(registry) -> None:
     first = run("notification_config", "main", "--url", "http://j:8000")
     assert run("notification_config", "main", "--url", "http://j:8000") == first
 
     assert run("notification_config", "main", "--url", "http://j:8000", "--rotate") != first
 
 
-def test_notification_config_refuses_an_unknown_registry_or_a_bad_url(registry) -> None:  # type: ignore[no-untyped-def]
+def test_notification_config_refuses_an_unknown_registry_or_a_bad_url(registry) -> None:
     with pytest.raises(CommandError, match="No registry named 'nope'"):
         run("notification_config", "nope", "--url", "http://j")
     with pytest.raises(CommandError, match="is not the dashboard's address"):
         run("notification_config", "main", "--url", "janitor.example.com")
 
 
-def test_list_tags_says_when_each_image_was_last_pulled(registry) -> None:  # type: ignore[no-untyped-def]
-    repository = RepositoryFactory(registry=registry, name="acme/web")
-    pulled = ManifestFactory(repository=repository, last_pulled=NOW)
-    TagFactory(manifest=pulled, name="pulled")
-    TagFactory(manifest=ManifestFactory(repository=repository), name="never")
+def test_list_tags_says_when_each_image_was_last_pulled(registry) -> None:
+    repository = RepositoryFactory.create(registry=registry, name="acme/web")
+    pulled = ManifestFactory.create(repository=repository, last_pulled=NOW)
+    TagFactory.create(manifest=pulled, name="pulled")
+    TagFactory.create(manifest=ManifestFactory.create(repository=repository), name="never")
 
     rows = {row["tag"]: row for row in json.loads(run("list_tags", "--format", "json"))}
     csv_text = run("list_tags", "--format", "csv")
@@ -167,7 +167,7 @@ def test_short_ago(seconds: int, text: str) -> None:
     assert short_ago(timedelta(seconds=seconds)) == text
 
 
-def test_freshness_is_live_while_events_come_else_the_last_sync(settings) -> None:  # type: ignore[no-untyped-def]
+def test_freshness_is_live_while_events_come_else_the_last_sync(settings) -> None:
     settings.EVENTS_LIVE_MINUTES = 60
     live = Freshness(NOW - timedelta(seconds=4), NOW - timedelta(hours=5), NOW)
     quiet = Freshness(NOW - timedelta(hours=2), NOW - timedelta(minutes=12), NOW)
@@ -179,7 +179,7 @@ def test_freshness_is_live_while_events_come_else_the_last_sync(settings) -> Non
 
 def test_a_card_says_live_and_what_the_last_sync_found_missing(
     client: Client, registry, viewer
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint, _ = ensure_endpoint(registry=registry)
     EventEndpoint.objects.filter(pk=endpoint.pk).update(
         first_event_at=timezone.now() - timedelta(hours=1), last_event_at=timezone.now()
@@ -198,7 +198,7 @@ def test_a_card_says_live_and_what_the_last_sync_found_missing(
 
 def test_a_card_without_notifications_says_when_it_was_synced(
     client: Client, registry, viewer
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     run_ = SyncRun.objects.create(registry=registry, status=SyncRun.Status.SUCCEEDED)
     SyncRun.objects.filter(pk=run_.pk).update(
         started_at=timezone.now() - timedelta(minutes=13),
@@ -228,7 +228,7 @@ def _event(registry: Registry, event_id: str, *, state: str, received: datetime)
     )
 
 
-def test_events_no_worker_took_are_found_and_old_handled_ones_forgotten(registry, settings) -> None:  # type: ignore[no-untyped-def]
+def test_events_no_worker_took_are_found_and_old_handled_ones_forgotten(registry, settings) -> None:
     settings.EVENTS_RETENTION_DAYS = 7
     _event(registry, "waiting", state="pending", received=NOW - timedelta(minutes=5))
     _event(registry, "just-in", state="pending", received=NOW - timedelta(seconds=1))

@@ -21,7 +21,7 @@ JAN = datetime(2026, 1, 5, tzinfo=UTC)
 
 def test_a_worker_applies_a_burst_of_deliveries(
     celery_worker, local_registry, registry_client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, _ = save_registry(name="local", url=local_registry.url)
     ensure_endpoint(registry=registry)
     pushed = [

@@ -144,7 +144,7 @@ def test_list_tags_says_what_gitlab_says_of_each_image(gitlab_world: GitLabWorld
 
 def test_cleanup_stale_deletes_exactly_the_images_of_finished_branches_nothing_runs(
     gitlab_world: GitLabWorld, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     acme = build_acme(gitlab_world)
     assert sync_registry(registry=acme.registry).status == SyncRun.Status.SUCCEEDED
     gitlab_world.gitlab.delete_branch(acme.web, "feature-x")  # seen, then gone
@@ -178,7 +178,7 @@ def test_cleanup_stale_deletes_exactly_the_images_of_finished_branches_nothing_r
             client.head_manifest("acme/web", "review-fix-payment-1")
 
 
-def test_an_image_in_use_is_refused_in_any_plan(gitlab_world: GitLabWorld, janitor) -> None:  # type: ignore[no-untyped-def]
+def test_an_image_in_use_is_refused_in_any_plan(gitlab_world: GitLabWorld, janitor) -> None:
     acme = build_acme(gitlab_world)
     assert sync_registry(registry=acme.registry).status == SyncRun.Status.SUCCEEDED
     names = ["review-feature-login-2", "review-fix-payment-1"]

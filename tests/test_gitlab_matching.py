@@ -99,7 +99,7 @@ def project(*, fresh: bool = True) -> ProjectFacts:
     )
 
 
-def tie(tag: str, revision: str = "", capture: str | None = None, *, fresh: bool = True):  # type: ignore[no-untyped-def]
+def tie(tag: str, revision: str = "", capture: str | None = None, *, fresh: bool = True):
     return tie_image(
         project(fresh=fresh),
         tag=tag,
@@ -135,7 +135,9 @@ TIES = [
 
 
 @pytest.mark.parametrize(("tag", "revision", "capture", "expected"), TIES)
-def test_tie_image(tag: str, revision: str, capture: str | None, expected: tuple) -> None:  # type: ignore[type-arg]
+def test_tie_image(
+    tag: str, revision: str, capture: str | None, expected: tuple[object, ...]
+) -> None:
     found = tie(tag, revision, capture)
     environment = found.environment.name if found.environment else None
     mr_iid = found.merge_request.iid if found.merge_request else None
@@ -185,10 +187,10 @@ def test_gitlab_verdict(
 
 
 def test_nothing_is_stale_on_gitlabs_word_while_gitlab_cannot_be_read() -> None:
-    stale, reason = gitlab_verdict(
-        tie("review-fix-payment-1", B1, fresh=False), grace_days=1, now=NOW
-    )  # type: ignore[misc]
+    verdict = gitlab_verdict(tie("review-fix-payment-1", B1, fresh=False), grace_days=1, now=NOW)
 
+    assert verdict is not None
+    stale, reason = verdict
     assert not stale
     assert reason == (
         "merge request !2 merged 3 days ago, but GitLab has not been read since "

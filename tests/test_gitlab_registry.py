@@ -26,10 +26,10 @@ Outcome = DeletionItem.Outcome
 
 
 @pytest.fixture
-def gitlab_registry(gitlab_world: GitLabWorld, fault_proxy):  # type: ignore[no-untyped-def]
+def gitlab_registry(gitlab_world: GitLabWorld, fault_proxy):
     """GitLab's registry (played by a proxy) with five images in acme/web, synced."""
 
-    def start(*, database: bool = True, page_size: int = 1000, protected=()):  # type: ignore[no-untyped-def]
+    def start(*, database: bool = True, page_size: int = 1000, protected=()):
         world = gitlab_world
         world.project("acme/web")
         proxy = fault_proxy(world.registry_url)
@@ -73,7 +73,7 @@ def tags_left(world: GitLabWorld) -> set[str]:
         return set(client.list_tags("acme/web"))
 
 
-def test_gitlab_registry_is_recognised_by_its_v2_headers(gitlab_registry) -> None:  # type: ignore[no-untyped-def]
+def test_gitlab_registry_is_recognised_by_its_v2_headers(gitlab_registry) -> None:
     registry, _, _ = gitlab_registry()
 
     kind = kind_of(Registry.objects.get(pk=registry.pk))
@@ -90,7 +90,7 @@ def test_gitlab_registry_is_recognised_by_its_v2_headers(gitlab_registry) -> Non
 
 def test_gitlab_deletes_tag_by_tag_never_by_digest(
     gitlab_registry, gitlab_world: GitLabWorld, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, proxy, _ = gitlab_registry()
     batch = plan_and_confirm(registry, janitor, ["review-a-1", "review-d-1", "review-d-2"])
 
@@ -111,7 +111,7 @@ def test_gitlab_deletes_tag_by_tag_never_by_digest(
 
 def test_a_tag_shared_with_an_unplanned_one_goes_alone(
     gitlab_registry, gitlab_world: GitLabWorld, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, _, _ = gitlab_registry()
     batch = execute_batch(batch=plan_and_confirm(registry, janitor, ["review-d-1"]))
 
@@ -121,7 +121,7 @@ def test_a_tag_shared_with_an_unplanned_one_goes_alone(
 
 def test_a_protected_tag_is_refused_with_gitlabs_reason_and_the_batch_goes_on(
     gitlab_registry, gitlab_world: GitLabWorld, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, _, _ = gitlab_registry(protected=(r"^keep-",))
     batch = plan_and_confirm(registry, janitor, ["keep-c-1", "review-b-1"])
 
@@ -137,7 +137,7 @@ def test_a_protected_tag_is_refused_with_gitlabs_reason_and_the_batch_goes_on(
     assert tags_left(gitlab_world) >= {"keep-c-1"}
 
 
-def test_tags_are_read_through_gitlab_v1_a_page_at_a_time(gitlab_registry) -> None:  # type: ignore[no-untyped-def]
+def test_tags_are_read_through_gitlab_v1_a_page_at_a_time(gitlab_registry) -> None:
     registry, proxy, _ = gitlab_registry(page_size=2)
 
     pages = proxy.requests_matching("GET", r"^/gitlab/v1/repositories/acme/web/tags/list/")
@@ -157,7 +157,7 @@ def test_tags_are_read_through_gitlab_v1_a_page_at_a_time(gitlab_registry) -> No
     assert synced["review-d-1"] == synced["review-d-2"]
 
 
-def test_without_its_metadata_database_gitlabs_registry_is_read_through_v2(gitlab_registry) -> None:  # type: ignore[no-untyped-def]
+def test_without_its_metadata_database_gitlabs_registry_is_read_through_v2(gitlab_registry) -> None:
     registry, proxy, _ = gitlab_registry(database=False)
 
     assert not kind_of(Registry.objects.get(pk=registry.pk)).tag_details

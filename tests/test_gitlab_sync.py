@@ -54,6 +54,8 @@ def test_a_group_is_synced_without_the_catalog_and_each_image_is_tied(
     tie = TagGitLab.objects.select_related("merge_request", "environment").get(
         tag__name="review-feature-login-2"
     )
+    assert tie.merge_request
+    assert tie.environment
     assert (tie.branch, tie.commit_source, tie.merge_request.iid, tie.environment.name) == (
         "feature-login",
         "revision",
@@ -82,6 +84,7 @@ def test_a_deleted_branch_makes_its_images_stale_and_a_stopped_environment_frees
     # Its merge request is still open, but its branch is gone, and nothing runs it now.
     assert seen["review-feature-login-2"] == (True, False, "branch feature-login deleted")
     tie = TagGitLab.objects.select_related("environment").get(tag__name="review-feature-login-2")
+    assert tie.environment
     assert (tie.environment.name, tie.environment.state, tie.in_use) == (
         "review/feature-login",
         "stopped",
@@ -109,7 +112,7 @@ def test_gitlab_down_while_the_registry_is_up_makes_nothing_stale(
 
 def test_gitlab_unreachable_while_the_registry_is_up_makes_nothing_stale(
     gitlab_world: GitLabWorld, local_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from registry.client import RegistryClient
 
     pusher = RegistryClient(local_registry.url, sleep=lambda seconds: None)
@@ -189,6 +192,7 @@ def test_an_image_whose_tag_names_no_branch_is_found_among_its_requests_commits(
     assert sync_registry(registry=acme.registry).status == SyncRun.Status.SUCCEEDED
 
     tie = TagGitLab.objects.select_related("merge_request").get(tag__name="build-login-old")
+    assert tie.merge_request
     assert (tie.branch, tie.merge_request.iid) == ("feature-login", 1)
     assert len(gitlab.requests_matching("/merge_requests/1/commits")) == 1
     gitlab.requests.clear()

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from registry.models import SyncRun
 from tests.factories import DeletionBatchFactory, DeletionItemFactory, RepositoryFactory
+from tests.support.htmx import HTMX
 from tests.support.tag_rows import make_tag
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +19,9 @@ ESCAPED = "&lt;script&gt;"
 
 
 @pytest.fixture
-def hostile(registry):  # type: ignore[no-untyped-def]
+def hostile(registry):
     """A repository, a tag, a sync error and a batch reason that each carry markup."""
-    repository = RepositoryFactory(registry=registry, name=f"acme/{PAYLOAD}")
+    repository = RepositoryFactory.create(registry=registry, name=f"acme/{PAYLOAD}")
     tag = make_tag(repository, f"review-{PAYLOAD}", is_stale=True)
     SyncRun.objects.create(
         registry=registry,
@@ -28,13 +29,13 @@ def hostile(registry):  # type: ignore[no-untyped-def]
         error=f"The registry said {PAYLOAD}",
         repository_errors=[{"repository": repository.name, "error": f"HTTP 500 {PAYLOAD}"}],
     )
-    batch = DeletionBatchFactory(registry=registry, reason=f"because {PAYLOAD}")
-    DeletionItemFactory(batch=batch, repository_name=repository.name, tag=tag.name,
+    batch = DeletionBatchFactory.create(registry=registry, reason=f"because {PAYLOAD}")
+    DeletionItemFactory.create(batch=batch, repository_name=repository.name, tag=tag.name,
                         detail=f"failed: {PAYLOAD}")  # fmt: skip
     return tag, batch
 
 
-def pages(tag, batch) -> list[str]:  # type: ignore[no-untyped-def]
+def pages(tag, batch) -> list[str]:
     return [
         reverse("dashboard"),
         reverse("repositories", args=["main"]),
@@ -50,11 +51,11 @@ def pages(tag, batch) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_hostile_names_reasons_and_errors_are_shown_as_text(
     client: Client, janitor, hostile
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tag, batch = hostile
     client.force_login(janitor)
     for url in pages(tag, batch):
-        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        for headers in ({}, HTMX):
             html = client.get(url, **headers).content.decode()
             assert "<script>alert" not in html, url
             assert "<img src=x" not in html, url

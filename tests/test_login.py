@@ -14,13 +14,13 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
 
 
-def try_password(client: Client, username: str, password: str, address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
+def try_password(client: Client, username: str, password: str, address: str = "10.0.0.1"):
     return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def test_five_wrong_passwords_lock_the_account_from_that_address(
     client: Client, viewer, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert try_password(client, viewer.username, "wrong").status_code == 200
 
@@ -37,7 +37,7 @@ def test_five_wrong_passwords_lock_the_account_from_that_address(
 
 def test_the_lockout_is_for_that_user_from_that_address_only(
     client: Client, viewer, janitor, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         try_password(client, viewer.username, "wrong")
 
@@ -48,13 +48,13 @@ def test_the_lockout_is_for_that_user_from_that_address_only(
     assert other_user.status_code == 302
 
 
-def test_failed_logins_are_logged_with_the_username(client: Client, viewer, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_failed_logins_are_logged_with_the_username(client: Client, viewer, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="axes"):
         try_password(client, viewer.username, "wrong")
     assert any(viewer.username in record.getMessage() for record in caplog.records)
 
 
-def test_the_right_password_after_a_few_wrong_ones_still_works(client: Client, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_the_right_password_after_a_few_wrong_ones_still_works(client: Client, viewer) -> None:
     for _ in range(2):
         try_password(client, viewer.username, "wrong")
     assert try_password(client, viewer.username, "password").status_code == 302

@@ -12,12 +12,12 @@ from tests.support.tag_rows import make_tag
 pytestmark = pytest.mark.django_db
 
 
-def names(tags) -> list[str]:  # type: ignore[no-untyped-def]
+def names(tags) -> list[str]:
     return [tag.name for tag in tags]
 
 
 def test_the_paginator_pages_through_in_sort_order(registry):
-    repository = RepositoryFactory(registry=registry)
+    repository = RepositoryFactory.create(registry=registry)
     for n in range(23):
         make_tag(repository, f"t{n:02d}")
     tags = filter_tags(registry=registry, filters=TagFilters(sort="name"))
@@ -39,8 +39,8 @@ def test_the_paginator_pages_through_in_sort_order(registry):
         ),
     ],
 )
-def test_a_tag_page_past_the_end_is_the_last_page(registry, filters: TagFilters):  # type: ignore[no-untyped-def]
-    repository = RepositoryFactory(registry=registry)
+def test_a_tag_page_past_the_end_is_the_last_page(registry, filters: TagFilters):
+    repository = RepositoryFactory.create(registry=registry)
     for n in range(30):
         make_tag(repository, f"t{n:02d}")
 

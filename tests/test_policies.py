@@ -29,6 +29,7 @@ from registry.policies.caps import over_share_cap_reason, over_tags_cap_reason
 from registry.policies.run import run_policy
 from registry.policies.schedule import claim_due_policies, next_run_after
 from registry.sync import sync_registry
+from tests.support.policy_runs import batch_of
 from tests.test_cleanup_command import cleanup, days_ago, tags_in_registry
 
 Status = PolicyRun.Status
@@ -36,19 +37,19 @@ Trigger = PolicyRun.Trigger
 REVIEWS = {"review-1", "review-2", "review-3", "review-4"}
 
 
-def sync(registry) -> None:  # type: ignore[no-untyped-def]
+def sync(registry) -> None:
     run = sync_registry(registry=registry)
     assert run.status == "succeeded", run.error
 
 
-def make_policy(registry, name: str = "weekly", **fields) -> CleanupPolicy:  # type: ignore[no-untyped-def]
+def make_policy(registry, name: str = "weekly", **fields) -> CleanupPolicy:
     """A policy with the rules of the `reviews` registry: protect latest, stale after 14 days."""
     values = {"protected_patterns": ["^latest$"], "max_age_days": 14, **fields}
     return CleanupPolicy.objects.create(name=name, registry=registry, **values)
 
 
 @pytest.fixture
-def reviews(cached_registry, registry_client: RegistryClient, janitor):  # type: ignore[no-untyped-def]
+def reviews(cached_registry, registry_client: RegistryClient, janitor):
     """acme/web: review-1..4 (36 to 39 days old) and latest (2 days); acme/api: two old
     builds and a new one. Rules: latest protected, stale after 14 days. Synced."""
     StalenessRules.objects.create(
@@ -82,8 +83,8 @@ def test_a_run_plans_what_the_equivalent_cleanup_plan_plans(reviews) -> None:
 
     by_cleanup = DeletionBatch.objects.get(source=DeletionBatch.Source.CLI)
     assert run.status == Status.PROPOSED
-    assert planned(run.batch) == planned(by_cleanup)
-    assert {tag for _, tag, *_ in planned(run.batch)} == REVIEWS
+    assert planned(batch_of(run)) == planned(by_cleanup)
+    assert {tag for _, tag, *_ in planned(batch_of(run))} == REVIEWS
 
 
 def test_exclude_patterns_leave_repositories_alone(reviews) -> None:
@@ -91,7 +92,7 @@ def test_exclude_patterns_leave_repositories_alone(reviews) -> None:
 
     run = run_policy(policy=policy, trigger=Trigger.CLI)
 
-    assert {(r, t) for r, t, *_ in planned(run.batch)} == {
+    assert {(r, t) for r, t, *_ in planned(batch_of(run))} == {
         ("acme/api", "build-0"),
         ("acme/api", "build-1"),
     }
@@ -102,7 +103,7 @@ def test_a_run_judges_by_its_own_rules_not_the_registrys(reviews) -> None:
 
     run = run_policy(policy=policy, trigger=Trigger.CLI)
 
-    assert {tag for _, tag, *_ in planned(run.batch)} == {"review-1", "review-2"}
+    assert {tag for _, tag, *_ in planned(batch_of(run))} == {"review-1", "review-2"}
     assert Tag.objects.filter(is_stale=True, name="review-4").exists()  # the cache is untouched
 
 
@@ -136,9 +137,9 @@ def test_propose_deletes_nothing_until_a_janitor_approves(
 
     run = run_policy(policy=policy, trigger=Trigger.SCHEDULE)
 
-    assert run.batch.status == DeletionBatch.Status.PLANNED
-    assert run.batch.planned_by_username == SCHEDULE_ACTOR
-    assert run.batch.policy_name == "weekly"
+    assert batch_of(run).status == DeletionBatch.Status.PLANNED
+    assert batch_of(run).planned_by_username == SCHEDULE_ACTOR
+    assert batch_of(run).policy_name == "weekly"
     assert tags_in_registry(registry_client) == {*REVIEWS, "latest"}
 
     batch = approve_proposal(run=run, actor=janitor)
@@ -172,8 +173,8 @@ def test_the_next_run_supersedes_a_proposal_nobody_approved(reviews, janitor) ->
 
     first.refresh_from_db()
     assert first.status == Status.SUPERSEDED
-    assert first.batch.status == DeletionBatch.Status.DISCARDED
-    assert set(first.batch.items.values_list("outcome", flat=True)) == {"not_attempted"}
+    assert batch_of(first).status == DeletionBatch.Status.DISCARDED
+    assert set(batch_of(first).items.values_list("outcome", flat=True)) == {"not_attempted"}
     assert second.status == Status.PROPOSED
     with pytest.raises(ConfirmationError, match=NOT_A_PROPOSAL_MESSAGE):
         approve_proposal(run=first, actor=janitor)
@@ -202,9 +203,9 @@ def test_apply_within_the_caps_confirms_as_the_schedule(reviews, registry_client
     run = run_policy(policy=policy, trigger=Trigger.SCHEDULE)
 
     assert run.status == Status.APPLIED
-    assert run.batch.status == DeletionBatch.Status.QUEUED
-    assert run.batch.applied_by_schedule
-    execute_batch(batch=run.batch)
+    assert batch_of(run).status == DeletionBatch.Status.QUEUED
+    assert batch_of(run).applied_by_schedule
+    execute_batch(batch=batch_of(run))
     assert tags_in_registry(registry_client) == {"latest"}
     assert tags_in_registry(registry_client, "acme/api") == {"build-2"}
 
@@ -218,7 +219,7 @@ def test_apply_over_the_tags_cap_falls_back_to_propose_and_says_why(
 
     assert run.status == Status.PROPOSED
     assert run.fallback_reason == over_tags_cap_reason(6, 3)
-    assert run.batch.status == DeletionBatch.Status.PLANNED
+    assert batch_of(run).status == DeletionBatch.Status.PLANNED
     assert tags_in_registry(registry_client) == {*REVIEWS, "latest"}
 
 
@@ -241,7 +242,7 @@ def test_a_tag_another_policy_keeps_is_kept(reviews) -> None:
 
     run = run_policy(policy=policy, trigger=Trigger.SCHEDULE)
 
-    assert {tag for _, tag, *_ in planned(run.batch)} == {"review-2", "review-3", "review-4"}
+    assert {tag for _, tag, *_ in planned(batch_of(run))} == {"review-2", "review-3", "review-4"}
     assert run.kept_by_other_policies == 1
 
 
@@ -285,6 +286,7 @@ def test_a_schedule_missed_for_weeks_runs_once(reviews) -> None:
 
     assert PolicyRun.objects.filter(policy=policy).count() == 1
     policy.refresh_from_db()
+    assert policy.next_run_at is not None
     assert timezone.now() < policy.next_run_at <= timezone.now() + timedelta(days=1)
 
 

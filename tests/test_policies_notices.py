@@ -17,6 +17,7 @@ from registry.policies.approval import approve_proposal
 from registry.policies.notices import notice_text, notices_for_run
 from registry.policies.run import run_policy
 from tests.support.capture_server import CaptureServer
+from tests.support.policy_runs import batch_of
 from tests.test_policies import make_policy, reviews  # noqa: F401 (a fixture)
 
 Kind = PolicyNotice.Kind
@@ -24,7 +25,7 @@ SECRET_PATH = "/hooks/T000/B000/very-secret-token"
 
 
 @pytest.fixture
-def webhook():  # type: ignore[no-untyped-def]
+def webhook():
     with CaptureServer() as server:
         yield server
 
@@ -81,7 +82,7 @@ def test_a_webhook_that_keeps_failing_is_given_up_and_the_url_never_shows(
 
     notice = PolicyNotice.objects.get()
     assert run.status == PolicyRun.Status.PROPOSED
-    assert run.batch.status == "planned"
+    assert batch_of(run).status == "planned"
     assert (notice.state, notice.attempts) == ("failed", 3)
     assert notice.error == "Webhook answered HTTP 500"
     assert "very-secret-token" not in caplog.text
@@ -156,8 +157,8 @@ def test_applied_by_the_schedule_says_so(reviews) -> None:  # noqa: F811
         max_repository_percent=100,
     )
     run = run_now(policy)
-    execute_batch(batch=run.batch)
-    run.batch.refresh_from_db()
+    execute_batch(batch=batch_of(run))
+    batch_of(run).refresh_from_db()
 
     _, text = notice_text(run=run, kind=Kind.FINISHED)
 

@@ -26,7 +26,7 @@ FAST = {"POLICY_CHECK_SECONDS": "1", "POLICY_NOTICE_BACKOFF_SECONDS": "0.5"}
 
 
 @pytest.fixture
-def processes(transactional_db, redis_server, tmp_path):  # type: ignore[no-untyped-def]
+def processes(transactional_db, redis_server, tmp_path):
     """A worker and beat on the test's Redis, looking for due policies every second."""
     worker = CeleryWorker(
         broker_url=redis_server.url, log_path=tmp_path / "worker.log", environment=FAST
@@ -47,7 +47,7 @@ def test_beat_runs_a_missed_schedule_once_and_the_webhook_is_retried(
     registry_client,
     janitor,
     processes,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     worker, beat = processes
     with CaptureServer(post_statuses=[500, 503]) as webhook:
         policy = make_policy(reviews, include_patterns=["^acme/web$"], frequency="daily")
@@ -76,6 +76,7 @@ def test_beat_runs_a_missed_schedule_once_and_the_webhook_is_retried(
         assert tags_in_registry(registry_client) == {*REVIEWS, "latest"}
         assert "run_due_policies" in beat.log()
         policy.refresh_from_db()
+        assert policy.next_run_at is not None
         assert policy.next_run_at > timezone.now()
 
         # A Janitor approves; the worker deletes, re-checking first, and says so.

@@ -21,13 +21,13 @@ SECRET = "glpat-very-secret-token"
 
 
 @pytest.fixture
-def admin_client(client: Client, django_user_model) -> Client:  # type: ignore[no-untyped-def]
+def admin_client(client: Client, django_user_model) -> Client:
     admin = django_user_model.objects.create_superuser("root", password="password")
     client.force_login(admin)
     return client
 
 
-def registry_form(**changes: object) -> dict[str, object]:
+def registry_form(**changes: str) -> dict[str, str]:
     form = {"name": "gitlab", "url": "https://registry.example.com", "username": "ci",
             "verify_tls": "on", "ca_bundle": "", "repositories": "[]",
             # The GitLab connection inline, left empty.
@@ -124,7 +124,7 @@ def test_every_change_is_audited_and_no_secret_is_kept(admin_client: Client) -> 
 
 def test_a_viewer_reads_the_registry_changes_and_an_outsider_may_not(
     client: Client, viewer, outsider
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     save_registry(name="gitlab", url="https://registry.example.com", actor="ada")
     url = reverse("audit_registry_changes")
 

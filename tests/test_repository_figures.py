@@ -21,11 +21,11 @@ from tests.support.tag_rows import make_tag
 pytestmark = pytest.mark.django_db
 
 
-def days_ago(days: float):  # type: ignore[no-untyped-def]
+def days_ago(days: float):
     return timezone.now() - timedelta(days=days)
 
 
-def repositories(registry, filters: RepositoryFilters):  # type: ignore[no-untyped-def]
+def repositories(registry, filters: RepositoryFilters):
     _page, rows = repository_page(registry=registry, filters=filters, number=1)
     return rows
 
@@ -33,15 +33,15 @@ def repositories(registry, filters: RepositoryFilters):  # type: ignore[no-untyp
 def test_repository_figures_count_a_shared_digest_once_and_stale_size_only_when_all_stale(
     registry,
 ):
-    web = RepositoryFactory(registry=registry, name="acme/web")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
     newest = days_ago(1)
     shared = make_tag(web, "old-1", size=100, is_stale=True, tag_count=2, created=days_ago(50))
-    TagFactory(manifest=shared.manifest, name="old-2", is_stale=True)
+    TagFactory.create(manifest=shared.manifest, name="old-2", is_stale=True)
     half = make_tag(web, "half-stale", size=1_000, is_stale=True, tag_count=2)
-    TagFactory(manifest=half.manifest, name="half-kept", is_stale=False)
+    TagFactory.create(manifest=half.manifest, name="half-kept", is_stale=False)
     make_tag(web, "latest", size=10, created=newest)
-    child = ManifestFactory(repository=web, size=5_000, tag_count=0)  # an index's child
-    RepositoryFactory(registry=registry, name="acme/empty")
+    child = ManifestFactory.create(repository=web, size=5_000, tag_count=0)  # an index's child
+    RepositoryFactory.create(registry=registry, name="acme/empty")
 
     rows = {r.name: r for r in repositories(registry, RepositoryFilters())}
 
@@ -69,7 +69,8 @@ def test_repository_figures_count_a_shared_digest_once_and_stale_size_only_when_
 )
 def test_repositories_sort_by_every_column(registry, sort, expected):
     api, db, web = (
-        RepositoryFactory(registry=registry, name=n) for n in ["acme/api", "acme/db", "acme/web"]
+        RepositoryFactory.create(registry=registry, name=n)
+        for n in ["acme/api", "acme/db", "acme/web"]
     )
     make_tag(api, "a1", size=10, is_stale=True, created=days_ago(5))
     make_tag(api, "a2", size=10, is_stale=True, created=days_ago(6))
@@ -83,7 +84,7 @@ def test_repositories_sort_by_every_column(registry, sort, expected):
 
 def test_repository_search_matches_part_of_the_name(registry):
     for name in ["acme/web", "acme/api", "tools/webhook"]:
-        RepositoryFactory(registry=registry, name=name)
+        RepositoryFactory.create(registry=registry, name=name)
     filters = RepositoryFilters(search="WEB")
     found = repositories(registry, filters)
     assert [r.name for r in found] == ["acme/web", "tools/webhook"]

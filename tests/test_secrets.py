@@ -30,7 +30,7 @@ def test_a_changed_credentials_key_says_so_instead_of_returning_garbage() -> Non
 
 def test_a_sync_with_a_changed_credentials_key_fails_and_says_which_setting(
     cached_registry,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from registry.models import SyncRun
     from registry.secrets import CREDENTIALS_KEY_MISMATCH_MESSAGE
     from registry.sync import sync_registry
@@ -50,7 +50,7 @@ def test_a_sync_with_a_changed_credentials_key_fails_and_says_which_setting(
 
 def test_a_deletion_with_a_changed_credentials_key_stops_and_says_which_setting(
     cached_registry, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from registry.deletion.batches import confirm_batch
     from registry.deletion.run import execute_batch
     from registry.models import DeletionBatch, DeletionItem

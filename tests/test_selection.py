@@ -31,13 +31,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def repository(registry):  # type: ignore[no-untyped-def]
-    return RepositoryFactory(registry=registry, name="acme/web")
+def repository(registry):
+    return RepositoryFactory.create(registry=registry, name="acme/web")
 
 
-def make_tags(repository, count: int, *, size: int = 1_000, prefix: str = "review-") -> list[Tag]:  # type: ignore[no-untyped-def]
+def make_tags(repository, count: int, *, size: int = 1_000, prefix: str = "review-") -> list[Tag]:
     return [
-        TagFactory(name=f"{prefix}{n}", manifest=ManifestFactory(repository=repository, size=size))
+        TagFactory.create(
+            name=f"{prefix}{n}", manifest=ManifestFactory.create(repository=repository, size=size)
+        )
         for n in range(count)
     ]
 
@@ -46,13 +48,13 @@ def ids(tags: Iterable[Tag]) -> list[int]:
     return [tag.pk for tag in tags]
 
 
-def matching(registry, query: str):  # type: ignore[no-untyped-def]
+def matching(registry, query: str):
     form = TagFilterForm(QueryDict(query))
     assert not form.field_errors()
     return filter_tags(registry=registry, filters=form.filters())
 
 
-def test_adding_tags_selects_them_and_counts_their_size(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_adding_tags_selects_them_and_counts_their_size(viewer, registry, repository):
     tags = make_tags(repository, 3, size=1_000)
 
     result = add_tags(user=viewer, registry=registry, tag_ids=ids(tags))
@@ -62,7 +64,7 @@ def test_adding_tags_selects_them_and_counts_their_size(viewer, registry, reposi
     assert (summary.count, summary.total_size) == (3, 3_000)
 
 
-def test_adding_tags_again_adds_nothing_twice(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_adding_tags_again_adds_nothing_twice(viewer, registry, repository):
     tags = make_tags(repository, 3)
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags[:2]))
 
@@ -72,15 +74,17 @@ def test_adding_tags_again_adds_nothing_twice(viewer, registry, repository):  # 
     assert selection_summary(user=viewer, registry=registry).count == 3
 
 
-def test_an_empty_selection_is_zero_tags_and_zero_bytes(viewer, registry):  # type: ignore[no-untyped-def]
+def test_an_empty_selection_is_zero_tags_and_zero_bytes(viewer, registry):
     summary = selection_summary(user=viewer, registry=registry)
     assert (summary.count, summary.total_size, summary.is_full) == (0, 0, False)
 
 
-def test_size_counts_each_manifest_once_when_tags_share_a_digest(viewer, registry, repository):  # type: ignore[no-untyped-def]
-    shared = ManifestFactory(repository=repository, size=500, tag_count=3)
-    sharing = [TagFactory(name=f"build-{n}", manifest=shared) for n in range(3)]
-    alone = TagFactory(name="other", manifest=ManifestFactory(repository=repository, size=70))
+def test_size_counts_each_manifest_once_when_tags_share_a_digest(viewer, registry, repository):
+    shared = ManifestFactory.create(repository=repository, size=500, tag_count=3)
+    sharing = [TagFactory.create(name=f"build-{n}", manifest=shared) for n in range(3)]
+    alone = TagFactory.create(
+        name="other", manifest=ManifestFactory.create(repository=repository, size=70)
+    )
 
     add_tags(user=viewer, registry=registry, tag_ids=[*ids(sharing), alone.pk])
 
@@ -88,7 +92,7 @@ def test_size_counts_each_manifest_once_when_tags_share_a_digest(viewer, registr
     assert (summary.count, summary.total_size) == (4, 570)
 
 
-def test_toggle_selects_then_unselects(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_toggle_selects_then_unselects(viewer, registry, repository):
     (tag,) = make_tags(repository, 1)
 
     first = toggle_tag(user=viewer, registry=registry, tag_id=tag.pk)
@@ -100,10 +104,10 @@ def test_toggle_selects_then_unselects(viewer, registry, repository):  # type: i
     assert selection_summary(user=viewer, registry=registry).count == 0
 
 
-def test_toggling_a_tag_of_another_registry_selects_nothing(viewer, registry):  # type: ignore[no-untyped-def]
-    elsewhere = TagFactory(
-        manifest=ManifestFactory(
-            repository=RepositoryFactory(registry=RegistryFactory(name="other"))
+def test_toggling_a_tag_of_another_registry_selects_nothing(viewer, registry):
+    elsewhere = TagFactory.create(
+        manifest=ManifestFactory.create(
+            repository=RepositoryFactory.create(registry=RegistryFactory.create(name="other"))
         )
     )
 
@@ -113,12 +117,12 @@ def test_toggling_a_tag_of_another_registry_selects_nothing(viewer, registry):  
     assert not SelectedTag.objects.exists()
 
 
-def test_toggling_a_tag_a_sync_removed_selects_nothing(viewer, registry):  # type: ignore[no-untyped-def]
+def test_toggling_a_tag_a_sync_removed_selects_nothing(viewer, registry):
     result = toggle_tag(user=viewer, registry=registry, tag_id=987_654)
     assert (result.selected, result.missing) == (False, True)
 
 
-def test_removing_tags_unselects_only_those(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_removing_tags_unselects_only_those(viewer, registry, repository):
     tags = make_tags(repository, 3)
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags))
 
@@ -129,7 +133,7 @@ def test_removing_tags_unselects_only_those(viewer, registry, repository):  # ty
     )
 
 
-def test_clear_empties_the_selection(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_clear_empties_the_selection(viewer, registry, repository):
     add_tags(user=viewer, registry=registry, tag_ids=ids(make_tags(repository, 4)))
 
     assert clear_selection(user=viewer, registry=registry) == 4
@@ -137,7 +141,7 @@ def test_clear_empties_the_selection(viewer, registry, repository):  # type: ign
     assert selection_summary(user=viewer, registry=registry).count == 0
 
 
-def test_the_selection_belongs_to_the_user(viewer, janitor, registry, repository):  # type: ignore[no-untyped-def]
+def test_the_selection_belongs_to_the_user(viewer, janitor, registry, repository):
     tags = make_tags(repository, 3)
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags[:2]))
     add_tags(user=janitor, registry=registry, tag_ids=ids(tags[2:]))
@@ -150,10 +154,10 @@ def test_the_selection_belongs_to_the_user(viewer, janitor, registry, repository
     assert selection_summary(user=janitor, registry=registry).count == 0
 
 
-def test_the_selection_is_per_registry(viewer, registry, repository):  # type: ignore[no-untyped-def]
-    other = RegistryFactory(name="other")
+def test_the_selection_is_per_registry(viewer, registry, repository):
+    other = RegistryFactory.create(name="other")
     here = make_tags(repository, 2)
-    there = make_tags(RepositoryFactory(registry=other, name="acme/api"), 3)
+    there = make_tags(RepositoryFactory.create(registry=other, name="acme/api"), 3)
     add_tags(user=viewer, registry=registry, tag_ids=ids(here))
     add_tags(user=viewer, registry=other, tag_ids=ids(there))
 
@@ -163,9 +167,9 @@ def test_the_selection_is_per_registry(viewer, registry, repository):  # type: i
     assert selection_summary(user=viewer, registry=registry).count == 2
 
 
-def test_adding_ignores_tags_of_other_registries(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_adding_ignores_tags_of_other_registries(viewer, registry, repository):
     here = make_tags(repository, 2)
-    there = make_tags(RepositoryFactory(registry=RegistryFactory(name="other")), 2)
+    there = make_tags(RepositoryFactory.create(registry=RegistryFactory.create(name="other")), 2)
 
     result = add_tags(user=viewer, registry=registry, tag_ids=ids(here + there))
 
@@ -173,7 +177,7 @@ def test_adding_ignores_tags_of_other_registries(viewer, registry, repository): 
     assert set(selected_tags(user=viewer, registry=registry)) == set(here)
 
 
-def test_add_matching_selects_every_tag_the_filter_matches(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_add_matching_selects_every_tag_the_filter_matches(viewer, registry, repository):
     reviews = make_tags(repository, 5, prefix="review-")
     make_tags(repository, 4, prefix="release-")
 
@@ -185,9 +189,9 @@ def test_add_matching_selects_every_tag_the_filter_matches(viewer, registry, rep
     assert set(selected_tags(user=viewer, registry=registry)) == set(reviews)
 
 
-def test_add_matching_runs_a_regex_filter_in_the_database(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_add_matching_runs_a_regex_filter_in_the_database(viewer, registry, repository):
     make_tags(repository, 3, prefix="review-")
-    keep = TagFactory(name="v1.2.3", manifest=ManifestFactory(repository=repository))
+    keep = TagFactory.create(name="v1.2.3", manifest=ManifestFactory.create(repository=repository))
 
     add_matching(
         user=viewer,
@@ -198,7 +202,7 @@ def test_add_matching_runs_a_regex_filter_in_the_database(viewer, registry, repo
     assert list(selected_tags(user=viewer, registry=registry)) == [keep]
 
 
-def test_add_matching_counts_only_tags_not_yet_selected(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_add_matching_counts_only_tags_not_yet_selected(viewer, registry, repository):
     tags = make_tags(repository, 6)
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags[:4]))
 
@@ -207,7 +211,7 @@ def test_add_matching_counts_only_tags_not_yet_selected(viewer, registry, reposi
     assert result == AddResult(added=2, skipped_over_limit=0)
 
 
-def test_adding_past_the_bound_adds_what_fits_and_counts_the_rest(  # type: ignore[no-untyped-def]
+def test_adding_past_the_bound_adds_what_fits_and_counts_the_rest(
     viewer, registry, repository, monkeypatch
 ):
     monkeypatch.setattr(selection, "MAX_SELECTED_TAGS", 5)
@@ -221,12 +225,14 @@ def test_adding_past_the_bound_adds_what_fits_and_counts_the_rest(  # type: igno
     assert (summary.count, summary.is_full) == (5, True)
 
 
-def test_past_the_bound_the_first_tags_in_the_lists_order_are_taken(  # type: ignore[no-untyped-def]
+def test_past_the_bound_the_first_tags_in_the_lists_order_are_taken(
     viewer, registry, repository, monkeypatch
 ):
     monkeypatch.setattr(selection, "MAX_SELECTED_TAGS", 2)
     _small, big, biggest = (
-        TagFactory(name=name, manifest=ManifestFactory(repository=repository, size=size))
+        TagFactory.create(
+            name=name, manifest=ManifestFactory.create(repository=repository, size=size)
+        )
         for name, size in [("small", 10), ("big", 20), ("biggest", 30)]
     )
 
@@ -235,7 +241,7 @@ def test_past_the_bound_the_first_tags_in_the_lists_order_are_taken(  # type: ig
     assert set(selected_tags(user=viewer, registry=registry)) == {big, biggest}
 
 
-def test_a_full_selection_refuses_one_more_tag(viewer, registry, repository, monkeypatch):  # type: ignore[no-untyped-def]
+def test_a_full_selection_refuses_one_more_tag(viewer, registry, repository, monkeypatch):
     monkeypatch.setattr(selection, "MAX_SELECTED_TAGS", 2)
     tags = make_tags(repository, 3)
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags[:2]))
@@ -248,7 +254,7 @@ def test_a_full_selection_refuses_one_more_tag(viewer, registry, repository, mon
     )
 
 
-def test_a_tag_deleted_by_a_sync_leaves_every_selection(viewer, janitor, registry, repository):  # type: ignore[no-untyped-def]
+def test_a_tag_deleted_by_a_sync_leaves_every_selection(viewer, janitor, registry, repository):
     tags = make_tags(repository, 3)
     for user in (viewer, janitor):
         add_tags(user=user, registry=registry, tag_ids=ids(tags))
@@ -259,7 +265,7 @@ def test_a_tag_deleted_by_a_sync_leaves_every_selection(viewer, janitor, registr
     assert SelectedTag.objects.count() == 4
 
 
-def test_selected_ids_among_answers_for_one_page_of_ids(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_selected_ids_among_answers_for_one_page_of_ids(viewer, registry, repository):
     tags = make_tags(repository, 4)
     add_tags(user=viewer, registry=registry, tag_ids=[tags[0].pk, tags[3].pk])
 
@@ -267,11 +273,11 @@ def test_selected_ids_among_answers_for_one_page_of_ids(viewer, registry, reposi
     assert selected_ids_among(user=viewer, registry=registry, tag_ids=[]) == set()
 
 
-def test_selected_tags_come_by_repository_then_name(viewer, registry):  # type: ignore[no-untyped-def]
-    web = RepositoryFactory(registry=registry, name="b/web")
-    api = RepositoryFactory(registry=registry, name="a/api")
+def test_selected_tags_come_by_repository_then_name(viewer, registry):
+    web = RepositoryFactory.create(registry=registry, name="b/web")
+    api = RepositoryFactory.create(registry=registry, name="a/api")
     tags = [
-        TagFactory(name=name, manifest=ManifestFactory(repository=repo))
+        TagFactory.create(name=name, manifest=ManifestFactory.create(repository=repo))
         for repo, name in [(web, "x"), (api, "z"), (api, "y")]
     ]
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags))
@@ -283,15 +289,15 @@ def test_selected_tags_come_by_repository_then_name(viewer, registry):  # type: 
     assert listed == [("a/api", "y"), ("a/api", "z"), ("b/web", "x")]
 
 
-def test_totals_by_repository_count_tags_and_each_manifest_once(viewer, registry):  # type: ignore[no-untyped-def]
-    web = RepositoryFactory(registry=registry, name="acme/web")
-    api = RepositoryFactory(registry=registry, name="acme/api")
-    shared = ManifestFactory(repository=web, size=300, tag_count=2)
+def test_totals_by_repository_count_tags_and_each_manifest_once(viewer, registry):
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
+    shared = ManifestFactory.create(repository=web, size=300, tag_count=2)
     tags = [
-        TagFactory(name="a", manifest=shared),
-        TagFactory(name="b", manifest=shared),
-        TagFactory(name="c", manifest=ManifestFactory(repository=web, size=100)),
-        TagFactory(name="d", manifest=ManifestFactory(repository=api, size=50)),
+        TagFactory.create(name="a", manifest=shared),
+        TagFactory.create(name="b", manifest=shared),
+        TagFactory.create(name="c", manifest=ManifestFactory.create(repository=web, size=100)),
+        TagFactory.create(name="d", manifest=ManifestFactory.create(repository=api, size=50)),
     ]
     make_tags(api, 2)  # not selected
     add_tags(user=viewer, registry=registry, tag_ids=ids(tags))
@@ -304,7 +310,7 @@ def test_totals_by_repository_count_tags_and_each_manifest_once(viewer, registry
     ]
 
 
-def test_summary_and_page_checks_take_a_constant_number_of_queries(  # type: ignore[no-untyped-def]
+def test_summary_and_page_checks_take_a_constant_number_of_queries(
     viewer, registry, repository, django_assert_max_num_queries
 ):
     tags = make_tags(repository, 30)
@@ -316,8 +322,8 @@ def test_summary_and_page_checks_take_a_constant_number_of_queries(  # type: ign
         selected_ids_among(user=viewer, registry=registry, tag_ids=ids(tags))
 
 
-def test_a_repository_removed_by_a_sync_leaves_the_selection(viewer, registry, repository):  # type: ignore[no-untyped-def]
-    kept = make_tags(RepositoryFactory(registry=registry, name="acme/api"), 2)
+def test_a_repository_removed_by_a_sync_leaves_the_selection(viewer, registry, repository):
+    kept = make_tags(RepositoryFactory.create(registry=registry, name="acme/api"), 2)
     add_tags(user=viewer, registry=registry, tag_ids=ids(make_tags(repository, 3) + kept))
 
     Repository.objects.filter(pk=repository.pk).delete()  # as registry.sync drops a vanished one
@@ -326,7 +332,7 @@ def test_a_repository_removed_by_a_sync_leaves_the_selection(viewer, registry, r
     assert selection_summary(user=viewer, registry=registry).count == 2
 
 
-def test_deleting_a_user_or_a_registry_deletes_their_selections(  # type: ignore[no-untyped-def]
+def test_deleting_a_user_or_a_registry_deletes_their_selections(
     viewer, janitor, registry, repository
 ):
     tags = make_tags(repository, 2)
@@ -339,19 +345,21 @@ def test_deleting_a_user_or_a_registry_deletes_their_selections(  # type: ignore
     assert not SelectedTag.objects.exists()
 
 
-def test_the_selection_keeps_the_image_the_tag_had_when_selected(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_the_selection_keeps_the_image_the_tag_had_when_selected(viewer, registry, repository):
     (tag,) = make_tags(repository, 1, size=100)
     add_tags(user=viewer, registry=registry, tag_ids=[tag.pk])
     # A sync moves the tag to a new image: the selection still weighs what was selected,
     # and the deletion can tell that the tag moved.
-    Tag.objects.filter(pk=tag.pk).update(manifest=ManifestFactory(repository=repository, size=999))
+    Tag.objects.filter(pk=tag.pk).update(
+        manifest=ManifestFactory.create(repository=repository, size=999)
+    )
 
     assert selection_summary(user=viewer, registry=registry).total_size == 100
     row = SelectedTag.objects.get(user=viewer, tag=tag)
     assert row.manifest_id != Tag.objects.get(pk=tag.pk).manifest_id
 
 
-def test_pages_of_the_selection_come_oldest_tag_first(viewer, registry, repository):  # type: ignore[no-untyped-def]
+def test_pages_of_the_selection_come_oldest_tag_first(viewer, registry, repository):
     tags = make_tags(repository, 5)
     add_tags(user=viewer, registry=registry, tag_ids=ids(reversed(tags)))
 
@@ -359,7 +367,7 @@ def test_pages_of_the_selection_come_oldest_tag_first(viewer, registry, reposito
     assert selected_tag_ids_page(user=viewer, registry=registry, offset=4, limit=2) == ids(tags[4:])
 
 
-def test_selecting_all_matching_takes_the_same_queries_for_few_or_many_tags(  # type: ignore[no-untyped-def]
+def test_selecting_all_matching_takes_the_same_queries_for_few_or_many_tags(
     viewer, registry, repository
 ):
     def queries_to_select_all() -> int:

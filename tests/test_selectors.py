@@ -56,13 +56,13 @@ def test_a_single_image_shows_its_layers_in_order(web: Repository) -> None:
 def test_an_index_shows_its_platform_images_with_their_layers_and_no_layers_of_its_own(
     web: Repository,
 ) -> None:
-    index = ManifestFactory(repository=web, media_type=OCI_INDEX)
+    index = ManifestFactory.create(repository=web, media_type=OCI_INDEX)
     for platform in ["linux/arm64", "linux/amd64"]:
-        child = ManifestFactory(repository=web, platforms=[platform], tag_count=0)
+        child = ManifestFactory.create(repository=web, platforms=[platform], tag_count=0)
         Layer.objects.create(manifest=child, digest="sha256:" + "1" * 64, size=7)
         index.children.add(child)
 
-    image = image_details(tag=TagFactory(manifest=index))
+    image = image_details(tag=TagFactory.create(manifest=index))
 
     assert [child.platforms for child in image.children] == [["linux/amd64"], ["linux/arm64"]]
     assert [len(child.layers.all()) for child in image.children] == [1, 1]
@@ -73,10 +73,10 @@ def test_other_tags_on_the_digest_are_listed_by_name_up_to_a_bound_then_counted(
     web: Repository,
 ) -> None:
     others = SHARED_TAGS_SHOWN + 2
-    manifest = ManifestFactory(repository=web, tag_count=others + 1)
-    tag = TagFactory(manifest=manifest, name="latest")
+    manifest = ManifestFactory.create(repository=web, tag_count=others + 1)
+    tag = TagFactory.create(manifest=manifest, name="latest")
     for n in range(others):
-        TagFactory(manifest=manifest, name=f"build-{n:03d}")
+        TagFactory.create(manifest=manifest, name=f"build-{n:03d}")
 
     image = image_details(tag=tag)
 

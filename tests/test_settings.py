@@ -28,7 +28,7 @@ NAME = "JANITOR_TEST_VARIABLE"
 
 
 @pytest.fixture
-def variable(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def variable(monkeypatch: pytest.MonkeyPatch):
     """Sets NAME for the test: `variable("1")`."""
 
     def set_to(value: str) -> None:
@@ -53,21 +53,21 @@ def variable(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         (" true ", True),
     ],
 )
-def test_env_bool_reads_the_usual_spellings(variable, value: str, expected: bool) -> None:  # type: ignore[no-untyped-def]
+def test_env_bool_reads_the_usual_spellings(variable, value: str, expected: bool) -> None:
     variable(value)
 
     assert env_bool(NAME, default=not expected) is expected
 
 
 @pytest.mark.parametrize("value", ["ture", "2", "y", "enabled", "-1"])
-def test_env_bool_refuses_anything_else_and_names_the_variable(variable, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_env_bool_refuses_anything_else_and_names_the_variable(variable, value: str) -> None:
     variable(value)
 
     with pytest.raises(ImproperlyConfigured, match=rf"^{NAME}={value!r} is not a boolean"):
         env_bool(NAME, default=False)
 
 
-def test_unset_or_empty_variables_take_the_default(variable) -> None:  # type: ignore[no-untyped-def]
+def test_unset_or_empty_variables_take_the_default(variable) -> None:
     assert env_bool(NAME, default=True) is True
     assert env_int(NAME, default=7) == 7
     assert env_float(NAME, default=1.5) == 1.5
@@ -81,28 +81,28 @@ def test_unset_or_empty_variables_take_the_default(variable) -> None:  # type: i
     assert env_list(NAME, default=["a"]) == ["a"]
 
 
-def test_env_int_reads_whole_numbers(variable) -> None:  # type: ignore[no-untyped-def]
+def test_env_int_reads_whole_numbers(variable) -> None:
     variable(" 42 ")
 
     assert env_int(NAME, default=0) == 42
 
 
 @pytest.mark.parametrize("value", ["ten", "1.5", "1e3", "0x10", "30s"])
-def test_env_int_refuses_what_is_not_a_whole_number(variable, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_env_int_refuses_what_is_not_a_whole_number(variable, value: str) -> None:
     variable(value)
 
     with pytest.raises(ImproperlyConfigured, match=rf"^{NAME}={value!r} is not a whole number"):
         env_int(NAME, default=0)
 
 
-def test_env_int_refuses_a_number_below_its_minimum(variable) -> None:  # type: ignore[no-untyped-def]
+def test_env_int_refuses_a_number_below_its_minimum(variable) -> None:
     variable("0")
 
     with pytest.raises(ImproperlyConfigured, match=rf"^{NAME}='0' is below its minimum of 1"):
         env_int(NAME, default=8, minimum=1)
 
 
-def test_env_float_reads_numbers(variable) -> None:  # type: ignore[no-untyped-def]
+def test_env_float_reads_numbers(variable) -> None:
     variable("2.5")
     assert env_float(NAME, default=0.0) == 2.5
 
@@ -111,20 +111,20 @@ def test_env_float_reads_numbers(variable) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize(("value", "problem"), [("fast", "is not a number"), ("nan", "below")])
-def test_env_float_refuses_what_is_not_a_usable_number(variable, value: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_env_float_refuses_what_is_not_a_usable_number(variable, value: str, problem: str) -> None:
     variable(value)
 
     with pytest.raises(ImproperlyConfigured, match=rf"^{NAME}={value!r} .*{problem}"):
         env_float(NAME, default=1.0, minimum=0.1)
 
 
-def test_env_list_splits_on_commas_and_drops_blanks(variable) -> None:  # type: ignore[no-untyped-def]
+def test_env_list_splits_on_commas_and_drops_blanks(variable) -> None:
     variable(" janitor.example.com, ,localhost ")
 
     assert env_list(NAME, default=[]) == ["janitor.example.com", "localhost"]
 
 
-def test_env_database_reads_sqlite_and_postgres_urls(variable) -> None:  # type: ignore[no-untyped-def]
+def test_env_database_reads_sqlite_and_postgres_urls(variable) -> None:
     sqlite = env_database(NAME, default="sqlite:////tmp/janitor.sqlite3")
 
     assert (sqlite["ENGINE"], sqlite["NAME"]) == (
@@ -153,7 +153,7 @@ def test_env_database_reads_sqlite_and_postgres_urls(variable) -> None:  # type:
         "postgres://janitor@db:5432/",  # no database name
     ],
 )
-def test_env_database_refuses_other_urls_and_names_the_variable(variable, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_env_database_refuses_other_urls_and_names_the_variable(variable, value: str) -> None:
     variable(value)
 
     with pytest.raises(ImproperlyConfigured, match=rf"^{NAME} "):

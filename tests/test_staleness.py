@@ -543,7 +543,7 @@ def test_preview_counts_what_unsaved_rules_would_make_stale_and_writes_nothing(
 
 
 def test_protected_patterns_joined_or_not_protect_the_same_tags() -> None:
-    from registry.staleness import _alternation
+    from registry.staleness.verdicts import _alternation
     from registry.user_patterns import Budget
 
     assert _alternation(["^latest$", r"^v\d+$"], budget=Budget()) is not None

@@ -79,7 +79,9 @@ PULL_CASES = [
 
 
 @pytest.mark.parametrize(("rules", "tags", "expected"), PULL_CASES)
-def test_pull_rule(rules: dict[str, object], tags: list[TagFacts], expected: dict) -> None:  # type: ignore[type-arg]
+def test_pull_rule(
+    rules: dict[str, object], tags: list[TagFacts], expected: dict[str, object]
+) -> None:
     assert verdicts(rules, tags) == expected
 
 
@@ -91,20 +93,20 @@ def test_without_any_notification_the_pull_rule_keeps_every_tag() -> None:
     }
 
 
-def test_not_pulled_for_n_days_selects_exactly_the_images_nobody_pulled(registry) -> None:  # type: ignore[no-untyped-def]
+def test_not_pulled_for_n_days_selects_exactly_the_images_nobody_pulled(registry) -> None:
     EventEndpoint.objects.create(registry=registry, secret_encrypted="x", first_event_at=TRACKED)
     StalenessRules.objects.create(
         registry=registry, protected_patterns=[], max_age_days=0, unpulled_days=7
     )
-    repo = RepositoryFactory(registry=registry)
+    repo = RepositoryFactory.create(registry=registry)
     pulls = {"pulled-today": 0.1, "pulled-6-days-ago": 6, "pulled-8-days-ago": 8, "never": None}
     for name, days in pulls.items():
-        manifest = ManifestFactory(
+        manifest = ManifestFactory.create(
             repository=repo,
             created=days_ago(100),
             last_pulled=None if days is None else days_ago(days),
         )
-        TagFactory(repository=repo, manifest=manifest, name=name, first_seen=days_ago(100))
+        TagFactory.create(repository=repo, manifest=manifest, name=name, first_seen=days_ago(100))
 
     refresh_staleness(registry=registry, now=NOW)
 

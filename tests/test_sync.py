@@ -91,7 +91,7 @@ def test_index_children_are_cached_with_their_platforms_and_layers(
     children = {child.platforms[0]: child for child in index.children.all()}
     assert set(children) == {"linux/amd64", "linux/arm64/v8"}
     assert index.size == sum(child.size for child in children.values())
-    assert index.created == max(child.created for child in children.values())
+    assert index.created == max(filter(None, (child.created for child in children.values())))
     web = four_media_types["acme/web", "latest"]
     layers = Layer.objects.filter(manifest__digest=web.digest)
     assert [layer.digest for layer in layers] == list(web.layer_digests)

@@ -42,7 +42,7 @@ def snapshot(registry: Registry) -> set[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  # type: ignore[no-untyped-def]
+def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):
     """Three repositories with two tags each, synced once through a fault proxy.
 
     Returns (registry row, proxy, cache snapshot after the first sync).
@@ -60,7 +60,7 @@ def proxied(db, local_registry, registry_client: RegistryClient, fault_proxy):  
     return registry, proxy, snapshot(registry)
 
 
-def test_a_500_on_one_repository_fails_only_that_repository(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_a_500_on_one_repository_fails_only_that_repository(proxied) -> None:
     registry, proxy, before = proxied
     proxy.add_fault(
         "GET", r"^/v2/acme/web/tags/list", Respond(500, distribution_error("UNKNOWN", "boom"))
@@ -83,7 +83,7 @@ def test_a_500_on_one_repository_fails_only_that_repository(proxied) -> None:  #
     assert run.repositories_removed == 0, "a partial catalog removes nothing"
 
 
-def test_429_with_retry_after_is_waited_out(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_429_with_retry_after_is_waited_out(proxied) -> None:
     registry, proxy, _ = proxied
     proxy.add_fault(
         "HEAD",
@@ -100,7 +100,7 @@ def test_429_with_retry_after_is_waited_out(proxied) -> None:  # type: ignore[no
     assert time.monotonic() - started >= 1.0, "Retry-After was honoured"
 
 
-def test_malformed_json_fails_the_repository_and_keeps_its_cache(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_json_fails_the_repository_and_keeps_its_cache(proxied) -> None:
     registry, proxy, before = proxied
     proxy.add_fault("GET", r"^/v2/acme/worker/manifests/review-x-2$", MalformedBody())
 
@@ -115,7 +115,7 @@ def test_malformed_json_fails_the_repository_and_keeps_its_cache(proxied) -> Non
     }
 
 
-def test_an_unknown_media_type_fails_the_repository_in_plain_words(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_media_type_fails_the_repository_in_plain_words(proxied) -> None:
     registry, proxy, before = proxied
     schema1 = json.dumps({"schemaVersion": 1, "name": "acme/api", "tag": "review-x-2"}).encode()
     proxy.add_fault(
@@ -142,7 +142,7 @@ def test_an_unknown_media_type_fails_the_repository_in_plain_words(proxied) -> N
     }
 
 
-def test_a_connection_reset_is_retried(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_a_connection_reset_is_retried(proxied) -> None:
     registry, proxy, _ = proxied
     proxy.add_fault("HEAD", r"/manifests/review-x-1$", ResetConnection(), times=1)
 
@@ -152,7 +152,7 @@ def test_a_connection_reset_is_retried(proxied) -> None:  # type: ignore[no-unty
     assert proxy.hits == [1]
 
 
-def test_connections_reset_for_good_fail_the_run_and_keep_the_cache(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_connections_reset_for_good_fail_the_run_and_keep_the_cache(proxied) -> None:
     registry, proxy, before = proxied
     proxy.add_fault(None, r"^/v2/acme/", ResetConnection())
 
@@ -163,7 +163,7 @@ def test_connections_reset_for_good_fail_the_run_and_keep_the_cache(proxied) -> 
     assert snapshot(registry) == before
 
 
-def test_a_failed_run_leaves_no_reader_thread_behind(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_run_leaves_no_reader_thread_behind(proxied) -> None:
     registry, proxy, _ = proxied
     proxy.add_fault(None, r"^/v2/acme/", ResetConnection())
 
@@ -174,7 +174,7 @@ def test_a_failed_run_leaves_no_reader_thread_behind(proxied) -> None:  # type: 
     assert readers == []
 
 
-def test_a_registry_that_is_down_fails_the_run_and_keeps_the_cache(proxied) -> None:  # type: ignore[no-untyped-def]
+def test_a_registry_that_is_down_fails_the_run_and_keeps_the_cache(proxied) -> None:
     registry, proxy, before = proxied
     proxy.stop()
 
@@ -186,7 +186,7 @@ def test_a_registry_that_is_down_fails_the_run_and_keeps_the_cache(proxied) -> N
     assert snapshot(registry) == before
 
 
-def test_a_registry_slower_than_the_timeout_fails_the_run(proxied, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_registry_slower_than_the_timeout_fails_the_run(proxied, settings) -> None:
     registry, proxy, before = proxied
     settings.REGISTRY_TIMEOUT_SECONDS = 0.3
     settings.REGISTRY_MAX_RETRIES = 0
@@ -199,7 +199,7 @@ def test_a_registry_slower_than_the_timeout_fails_the_run(proxied, settings) -> 
     assert snapshot(registry) == before
 
 
-def test_a_wrong_password_fails_the_run_and_keeps_the_cache(db, basic_auth_registry) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_password_fails_the_run_and_keeps_the_cache(db, basic_auth_registry) -> None:
     with RegistryClient(
         basic_auth_registry.url,
         username=basic_auth_registry.username,
@@ -226,7 +226,7 @@ def test_a_wrong_password_fails_the_run_and_keeps_the_cache(db, basic_auth_regis
     assert {(repository, tag) for repository, tag, _ in before} == {("acme/web", "v1")}
 
 
-def test_a_token_that_expires_mid_sync_is_renewed(db, token_registry, fault_proxy) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_that_expires_mid_sync_is_renewed(db, token_registry, fault_proxy) -> None:
     issuer = token_registry.issuer
     with RegistryClient(
         token_registry.url, username="maintainer", password="maintainer-pw"
@@ -255,7 +255,7 @@ def test_a_token_that_expires_mid_sync_is_renewed(db, token_registry, fault_prox
 
 def test_a_catalog_the_credentials_may_not_read_points_to_the_repository_option(
     db, token_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with RegistryClient(
         token_registry.url, username="maintainer", password="maintainer-pw"
     ) as client:

@@ -35,7 +35,7 @@ def tags_of(registry: Registry) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def synced(local_registry, registry_client: RegistryClient, fault_proxy, viewer):  # type: ignore[no-untyped-def]
+def synced(local_registry, registry_client: RegistryClient, fault_proxy, viewer):
     """Five repositories with two tags each, synced through a proxy; a viewer selected all."""
     for name in REPOSITORIES:
         push_image(registry_client, name, "v1", created=JAN)
@@ -55,7 +55,7 @@ def synced(local_registry, registry_client: RegistryClient, fault_proxy, viewer)
         pytest.param(Respond(200, b'{"repositories": ["team/app-0"]}'), id="one of five"),
     ],
 )
-def test_a_catalog_that_suddenly_lists_little_removes_nothing_and_says_so(synced, answer) -> None:  # type: ignore[no-untyped-def]
+def test_a_catalog_that_suddenly_lists_little_removes_nothing_and_says_so(synced, answer) -> None:
     registry, proxy, before = synced
     proxy.add_fault("GET", r"/v2/_catalog", answer)
     first_seen = dict(Tag.objects.values_list("pk", "first_seen"))
@@ -72,7 +72,7 @@ def test_a_catalog_that_suddenly_lists_little_removes_nothing_and_says_so(synced
 
 def test_a_repository_left_out_of_the_catalog_goes_only_when_its_tag_list_says_404(
     synced, registry_client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, proxy, _ = synced
     listed = json.dumps({"repositories": REPOSITORIES[1:]}).encode()
     proxy.add_fault("GET", r"/v2/_catalog", Respond(200, listed))
@@ -106,7 +106,7 @@ def test_a_repository_left_out_of_the_catalog_goes_only_when_its_tag_list_says_4
 )
 def test_a_tag_list_that_suddenly_reads_nothing_keeps_the_cache_while_the_tags_answer(
     synced, answer
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, proxy, before = synced
     proxy.add_fault("GET", r"/team/app-1/tags/list", answer)
 
@@ -122,7 +122,7 @@ def test_a_tag_list_that_suddenly_reads_nothing_keeps_the_cache_while_the_tags_a
 
 def test_tags_gone_for_good_leave_the_cache_once_each_head_says_404(
     synced, registry_client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, _, before = synced
     digests = {registry_client.head_manifest("team/app-1", t).digest for t in ("v1", "review-1")}
     for digest in digests:
@@ -151,7 +151,7 @@ def test_what_may_be_a_tag_name(name: str, valid: bool) -> None:
     assert (TAG_NAME.fullmatch(name) is not None) is valid
 
 
-def test_a_tag_name_no_registry_may_hold_is_skipped_and_reported(synced) -> None:  # type: ignore[no-untyped-def]
+def test_a_tag_name_no_registry_may_hold_is_skipped_and_reported(synced) -> None:
     registry, proxy, before = synced
     hostile = "x" * 300
     listed = json.dumps({"name": "team/app-2", "tags": ["v1", "review-1", hostile]}).encode()
@@ -169,7 +169,7 @@ def test_a_tag_name_no_registry_may_hold_is_skipped_and_reported(synced) -> None
 
 def test_an_answer_bigger_than_the_limit_is_not_read_and_fails_that_repository(
     synced, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     registry, proxy, before = synced
     settings.REGISTRY_MAX_RESPONSE_MB = 1
     huge = json.dumps({"name": "team/app-3", "tags": ["t" * 100] * 20_000}).encode()  # ~2 MB
@@ -183,7 +183,7 @@ def test_an_answer_bigger_than_the_limit_is_not_read_and_fails_that_repository(
     assert tags_of(registry) == before
 
 
-def test_a_repository_with_more_tags_than_the_limit_is_left_as_it_was(synced, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_repository_with_more_tags_than_the_limit_is_left_as_it_was(synced, settings) -> None:
     registry, _, before = synced
     settings.REGISTRY_MAX_TAGS_PER_REPOSITORY = 1
 
@@ -194,7 +194,7 @@ def test_a_repository_with_more_tags_than_the_limit_is_left_as_it_was(synced, se
     assert tags_of(registry) == before
 
 
-def test_a_sync_past_its_time_limit_stops_and_says_so(synced) -> None:  # type: ignore[no-untyped-def]
+def test_a_sync_past_its_time_limit_stops_and_says_so(synced) -> None:
     registry, _, before = synced
 
     def celery_soft_time_limit(done: int, total: int, name: str) -> None:
@@ -216,13 +216,15 @@ def test_the_sync_task_has_the_configured_time_limits(settings) -> None:
     assert sync_registry_task.time_limit == settings.SYNC_TIME_LIMIT_SECONDS + 60
 
 
-def test_a_long_sync_renews_its_lock(synced, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_sync_renews_its_lock(synced, settings) -> None:
     registry, _, _ = synced
     settings.SYNC_LOCK_TTL_SECONDS = 600
-    seen = []
+    seen: list[datetime] = []
 
     def watch_the_lock(done: int, total: int, name: str) -> None:
-        seen.append(Registry.objects.get(pk=registry.pk).sync_lock_expires_at)
+        expires = Registry.objects.get(pk=registry.pk).sync_lock_expires_at
+        assert expires is not None, "the sync holds its lock"
+        seen.append(expires)
 
     sync_registry(registry=registry, progress=watch_the_lock)
 

@@ -33,11 +33,11 @@ def parse(query: str) -> tuple[TagFilters, dict[str, str]]:
     return form.filters(), form.field_errors()
 
 
-def names(tags) -> list[str]:  # type: ignore[no-untyped-def]
+def names(tags) -> list[str]:
     return [tag.name for tag in tags]
 
 
-def days_ago(days: float):  # type: ignore[no-untyped-def]
+def days_ago(days: float):
     return timezone.now() - timedelta(days=days)
 
 
@@ -178,14 +178,17 @@ def test_the_querystring_leaves_defaults_out_and_parses_back_to_the_same_filters
 
 
 def test_only_the_registrys_tags_are_listed(registry):
-    make_tag(RepositoryFactory(registry=registry, name="acme/web"), "mine")
-    make_tag(RepositoryFactory(registry=RegistryFactory(name="other"), name="acme/web"), "theirs")
+    make_tag(RepositoryFactory.create(registry=registry, name="acme/web"), "mine")
+    make_tag(
+        RepositoryFactory.create(registry=RegistryFactory.create(name="other"), name="acme/web"),
+        "theirs",
+    )
     assert names(filter_tags(registry=registry, filters=TagFilters())) == ["mine"]
 
 
 def test_repository_filter(registry):
-    make_tag(RepositoryFactory(registry=registry, name="acme/web"), "web-1")
-    make_tag(RepositoryFactory(registry=registry, name="acme/api"), "api-1")
+    make_tag(RepositoryFactory.create(registry=registry, name="acme/web"), "web-1")
+    make_tag(RepositoryFactory.create(registry=registry, name="acme/api"), "api-1")
     filters = TagFilters(repository="acme/api")
     assert names(filter_tags(registry=registry, filters=filters)) == ["api-1"]
 
@@ -203,7 +206,7 @@ def test_repository_filter(registry):
     ],
 )
 def test_name_filter(registry, query, expected):
-    repository = RepositoryFactory(registry=registry)
+    repository = RepositoryFactory.create(registry=registry)
     for name in ["review-a-1", "review-b-22", "main-review", "v1.2.3"]:
         make_tag(repository, name)
     filters, errors = parse(query + "&sort=name")
@@ -212,7 +215,7 @@ def test_name_filter(registry, query, expected):
 
 
 def test_older_than_counts_from_created_or_else_first_seen(registry):
-    repository = RepositoryFactory(registry=registry)
+    repository = RepositoryFactory.create(registry=registry)
     make_tag(repository, "old", created=days_ago(40))
     make_tag(repository, "young", created=days_ago(3))
     make_tag(repository, "unknown-seen-long-ago", created=None, first_seen=days_ago(60))
@@ -225,15 +228,15 @@ def test_older_than_counts_from_created_or_else_first_seen(registry):
 
 
 def test_flag_filters(registry):
-    repository = RepositoryFactory(registry=registry)
+    repository = RepositoryFactory.create(registry=registry)
     make_tag(repository, "stale", is_stale=True)
     make_tag(repository, "protected", is_protected=True)
     make_tag(repository, "multi", media_type=OCI_INDEX, platforms=["linux/amd64", "linux/arm64"])
     make_tag(repository, "one-platform-index", media_type=OCI_INDEX, platforms=["linux/amd64"])
     shared = make_tag(repository, "shared-a", tag_count=2)
-    TagFactory(manifest=shared.manifest, name="shared-b")
+    TagFactory.create(manifest=shared.manifest, name="shared-b")
 
-    def listed(**flags):  # type: ignore[no-untyped-def]
+    def listed(**flags):
         return names(filter_tags(registry=registry, filters=TagFilters(sort="name", **flags)))
 
     assert listed(stale_only=True) == ["stale"]
@@ -261,9 +264,9 @@ def test_flag_filters(registry):
     ],
 )
 def test_sort_by_any_column(registry, sort, expected):
-    web = RepositoryFactory(registry=registry, name="acme/web")
-    api = RepositoryFactory(registry=registry, name="acme/api")
-    zoo = RepositoryFactory(registry=registry, name="acme/zoo")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
+    zoo = RepositoryFactory.create(registry=registry, name="acme/zoo")
     media = "application/vnd.docker.distribution.manifest.v2+json"
     make_tag(web, "a", size=300, created=days_ago(5), first_seen=days_ago(9), digest="sha256:bb")
     make_tag(zoo, "b", size=100, created=days_ago(1), first_seen=days_ago(1), digest="sha256:aa")
@@ -276,7 +279,7 @@ def test_sort_by_any_column(registry, sort, expected):
 
 
 def test_ties_keep_a_stable_order_and_unknown_dates_go_last(registry):
-    repository = RepositoryFactory(registry=registry)
+    repository = RepositoryFactory.create(registry=registry)
     same = days_ago(2)
     first, second = make_tag(repository, "x", created=same), make_tag(repository, "y", created=same)
     make_tag(repository, "unknown", created=None)
@@ -292,7 +295,7 @@ def test_ties_keep_a_stable_order_and_unknown_dates_go_last(registry):
     ]
 
 
-def test_a_regex_the_database_refuses_is_an_error_not_a_500(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_regex_the_database_refuses_is_an_error_not_a_500(client, viewer, registry):
     """Named groups are Python's: PostgreSQL's own dialect refuses them, SQLite runs Python's."""
     from django.db import connection
 
@@ -302,15 +305,15 @@ def test_a_regex_the_database_refuses_is_an_error_not_a_500(client, viewer, regi
         assert filters.name == ""
     else:
         assert errors == {}
-    make_tag(RepositoryFactory(registry=registry), "review-1")
+    make_tag(RepositoryFactory.create(registry=registry), "review-1")
     client.force_login(viewer)
     response = client.get("/registries/main/tags/?name=(%3FP%3Cb%3Ereview)-&name_mode=regex")
     assert response.status_code == 200
     assert "review-1" in response.content.decode()
 
 
-def test_like_wildcards_in_a_text_filter_are_plain_characters(registry):  # type: ignore[no-untyped-def]
-    repository = RepositoryFactory(registry=registry)
+def test_like_wildcards_in_a_text_filter_are_plain_characters(registry):
+    repository = RepositoryFactory.create(registry=registry)
     for name in ["fix_1", "fixa1", "100%-done", "100-done", "back\\slash"]:
         make_tag(repository, name)
 

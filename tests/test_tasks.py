@@ -29,7 +29,7 @@ def wait_for_finished_run(timeout: float = 30.0) -> SyncRun:
 @pytest.mark.slow
 def test_a_worker_syncs_a_registry_sent_through_redis(
     celery_worker, local_registry, registry_client
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     push_image(registry_client, "acme/web", "review-a-1", created=JAN)
     push_image(registry_client, "acme/web", "latest", created=JAN)
     registry, _ = save_registry(name="local", url=local_registry.url)
@@ -43,7 +43,7 @@ def test_a_worker_syncs_a_registry_sent_through_redis(
 
 
 @pytest.mark.django_db
-def test_beat_syncs_every_registry_on_the_configured_interval(local_registry) -> None:  # type: ignore[no-untyped-def]
+def test_beat_syncs_every_registry_on_the_configured_interval(local_registry) -> None:
     save_registry(name="one", url=local_registry.url)
     save_registry(name="two", url=local_registry.url)
 

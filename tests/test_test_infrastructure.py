@@ -98,7 +98,7 @@ def token_for(
     return requests.get(
         issuer.realm,
         params={"service": issuer.service, "scope": list(scopes)},
-        auth=(username, password) if username else None,
+        auth=(username, password or "") if username else None,
         timeout=5,
     )
 

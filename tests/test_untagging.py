@@ -47,7 +47,7 @@ def test_on_2_8_a_tag_pushed_again_since_the_re_check_is_left_alone(
 
 def test_where_tags_are_deleted_directly_a_tag_pushed_again_is_left_alone(
     local_registry, registry_client: RegistryClient, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     old = push_image(registry_client, "acme/web", "review-1", created=JAN)
     push_image(registry_client, "acme/web", "review-1", created=JAN, label="rebuilt")
     proxy = fault_proxy(local_registry.url)
@@ -61,7 +61,7 @@ def test_where_tags_are_deleted_directly_a_tag_pushed_again_is_left_alone(
 
 def test_where_tags_are_deleted_directly_the_tag_is_deleted_by_name(
     local_registry, registry_client: RegistryClient, fault_proxy
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     image = push_image(registry_client, "acme/web", "review-1", created=JAN)
     proxy = fault_proxy(local_registry.url)
     proxy.add_fault("DELETE", r"/manifests/review-1$", Respond(202))

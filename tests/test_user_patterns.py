@@ -77,7 +77,7 @@ def test_a_safe_pattern_finds_what_re_finds() -> None:
 
 
 @pytest.fixture
-def trap_tags(web):  # type: ignore[no-untyped-def]
+def trap_tags(web):
     for n in range(20):
         make_tag(web, f"{TRAP}{n}")
     make_tag(web, "review-1")
@@ -86,7 +86,7 @@ def trap_tags(web):  # type: ignore[no-untyped-def]
 
 def test_the_tags_page_answers_a_runaway_regex_with_an_error_and_the_unfiltered_list(
     client: Client, viewer, trap_tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     started = time.monotonic()
 
@@ -102,7 +102,7 @@ def test_the_tags_page_answers_a_runaway_regex_with_an_error_and_the_unfiltered_
 
 def test_select_all_matching_with_a_runaway_regex_selects_nothing_and_says_why(
     client: Client, viewer, trap_tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from registry.models import SelectedTag
 
     client.force_login(viewer)
@@ -119,7 +119,7 @@ def test_select_all_matching_with_a_runaway_regex_selects_nothing_and_says_why(
 
 def test_staleness_rules_that_run_away_are_refused_and_nothing_is_saved(
     client: Client, registry_admin, trap_tags, registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
 
     response = client.post(
@@ -133,7 +133,7 @@ def test_staleness_rules_that_run_away_are_refused_and_nothing_is_saved(
     assert not StalenessRules.objects.filter(registry=registry).exists()
 
 
-def test_a_refresh_with_runaway_rules_writes_nothing(trap_tags, registry) -> None:  # type: ignore[no-untyped-def]
+def test_a_refresh_with_runaway_rules_writes_nothing(trap_tags, registry) -> None:
     StalenessRules.objects.create(registry=registry, protected_patterns=[SLOW])
 
     with pytest.raises(PatternTooSlow):

@@ -19,22 +19,21 @@ from registry.audit import DATE_FROM_MESSAGE, OUTCOME_MESSAGE
 from registry.audit_exports import EXPORT_COLUMNS
 from tests.factories import DeletionBatchFactory, DeletionItemFactory
 from tests.support.audit_log import at
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def url(name: str, query: str = "") -> str:
     return f"{reverse(name)}?{query}" if query else reverse(name)
 
 
-def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(response) -> list[str]:
     """The tag names in the audit table's rows, in order."""
     return re.findall(r'<td class="tag-name">([^<]+)</td>', response.content.decode())
 
 
-def streamed(response) -> str:  # type: ignore[no-untyped-def]
+def streamed(response) -> str:
     assert response.streaming
     return b"".join(response.streaming_content).decode()
 
@@ -58,25 +57,25 @@ def test_an_expired_session_redirects_the_whole_page_to_the_login(client: Client
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_users_without_a_role_get_403(client: Client, outsider, log, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_users_without_a_role_get_403(client: Client, outsider, log, name: str) -> None:
     client.force_login(outsider)
     assert client.get(url(name)).status_code == 403
 
 
 @pytest.mark.parametrize("role", ["viewer", "janitor", "registry_admin"])
-def test_every_role_reads_the_log(client: Client, request, log, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_role_reads_the_log(client: Client, request, log, role: str) -> None:
     client.force_login(request.getfixturevalue(role))
     for name in PAGES:
         assert client.get(url(name)).status_code == 200, name
 
 
-def test_the_pages_only_answer_get(client: Client, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_only_answer_get(client: Client, viewer) -> None:
     client.force_login(viewer)
     for name in PAGES:
         assert client.post(url(name)).status_code == 405, name
 
 
-def test_the_top_nav_links_to_the_audit_log(client: Client, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_the_top_nav_links_to_the_audit_log(client: Client, viewer) -> None:
     client.force_login(viewer)
     html = client.get(reverse("dashboard")).content.decode()
     assert f'<a href="{reverse("audit")}">Audit log</a>' in html
@@ -85,7 +84,7 @@ def test_the_top_nav_links_to_the_audit_log(client: Client, viewer) -> None:  # 
 # -- what the log shows ----------------------------------------------------------------------
 
 
-def test_viewers_see_every_audited_tag_newest_batch_first(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_see_every_audited_tag_newest_batch_first(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit"))
     assert response.status_code == 200
@@ -93,7 +92,7 @@ def test_viewers_see_every_audited_tag_newest_batch_first(client: Client, viewer
     assert "<b>6</b> tags" in response.content.decode()
 
 
-def test_a_row_shows_who_where_what_and_how_it_ended(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_a_row_shows_who_where_what_and_how_it_ended(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit")).content.decode()
     first = log["first"]
@@ -108,7 +107,7 @@ def test_a_row_shows_who_where_what_and_how_it_ended(client: Client, viewer, log
     assert f'<a href="{reverse("batch", args=[first.pk])}">#{first.pk}</a>' in html
 
 
-def test_the_page_says_what_the_dates_filter_on(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_says_what_the_dates_filter_on(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit")).content.decode()
     assert "Dates are the days the batches were planned, both included (UTC)." in html
@@ -129,27 +128,27 @@ def test_the_page_says_what_the_dates_filter_on(client: Client, viewer, log) -> 
         ("date_from=2026-03-02&date_to=2026-03-04", []),
     ],
 )
-def test_each_filter_narrows_the_table(client: Client, viewer, log, query: str, expected) -> None:  # type: ignore[no-untyped-def]
+def test_each_filter_narrows_the_table(client: Client, viewer, log, query: str, expected) -> None:
     client.force_login(viewer)
     response = client.get(url("audit", query))
     assert response.status_code == 200
     assert listed(response) == expected
 
 
-def test_the_batch_filter_shows_one_batch(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_batch_filter_shows_one_batch(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit", f"batch={log['second'].pk}"))
     assert listed(response) == ["review-2", "review-3"]
     assert "<b>2</b> tags match" in response.content.decode()
 
 
-def test_nothing_matching_says_so(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_matching_says_so(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit", "tag=nothing-like-this")).content.decode()
     assert "Nothing in the audit log matches these filters." in html
 
 
-def test_an_empty_log_says_so(client: Client, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_log_says_so(client: Client, viewer) -> None:
     client.force_login(viewer)
     html = client.get(url("audit")).content.decode()
     assert "Nothing deleted yet" in html
@@ -163,7 +162,7 @@ def test_an_empty_log_says_so(client: Client, viewer) -> None:  # type: ignore[n
         ("outcome=vanished", OUTCOME_MESSAGE, "outcome"),
     ],
 )
-def test_a_bad_filter_is_shown_inline_and_left_out(  # type: ignore[no-untyped-def]
+def test_a_bad_filter_is_shown_inline_and_left_out(
     client: Client, viewer, log, query: str, message: str, field: str
 ) -> None:
     client.force_login(viewer)
@@ -175,7 +174,7 @@ def test_a_bad_filter_is_shown_inline_and_left_out(  # type: ignore[no-untyped-d
     assert len(listed(response)) == 6  # the rest of the filters still apply: here, none
 
 
-def test_htmx_requests_get_the_listing_alone(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_requests_get_the_listing_alone(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit", "user=sam"), **HTMX)
     html = response.content.decode()
@@ -185,7 +184,7 @@ def test_htmx_requests_get_the_listing_alone(client: Client, viewer, log) -> Non
     assert "HX-Request" in response["Vary"]
 
 
-def test_the_filter_form_works_with_and_without_javascript(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_filter_form_works_with_and_without_javascript(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit")).content.decode()
     path = reverse("audit")
@@ -195,10 +194,10 @@ def test_the_filter_form_works_with_and_without_javascript(client: Client, viewe
     assert 'hx-push-url="true"' in html
 
 
-def test_fifty_rows_a_page_and_the_pager_keeps_the_filters(client: Client, viewer) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(planned_at=at(2))
+def test_fifty_rows_a_page_and_the_pager_keeps_the_filters(client: Client, viewer) -> None:
+    batch = DeletionBatchFactory.create(planned_at=at(2))
     for position in range(1, 53):
-        DeletionItemFactory(batch=batch, position=position, tag=f"build-{position:03d}")
+        DeletionItemFactory.create(batch=batch, position=position, tag=f"build-{position:03d}")
     client.force_login(viewer)
     first = client.get(url("audit", "tag=build"))
     assert len(listed(first)) == 50
@@ -214,7 +213,7 @@ def test_fifty_rows_a_page_and_the_pager_keeps_the_filters(client: Client, viewe
 # -- exports -----------------------------------------------------------------------------------
 
 
-def test_the_export_links_carry_the_filters(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_export_links_carry_the_filters(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit", "user=sam&outcome=failed&outcome_ignored=1")).content.decode()
     assert f'href="{reverse("audit_export_csv")}?user=sam&amp;outcome=failed"' in html
@@ -222,7 +221,7 @@ def test_the_export_links_carry_the_filters(client: Client, viewer, log) -> None
     assert "Export what matches as" in html
 
 
-def test_the_csv_export_streams_the_filtered_rows(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_csv_export_streams_the_filtered_rows(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit_export_csv", "registry=main"))
     assert response.status_code == 200
@@ -250,7 +249,7 @@ def test_the_csv_export_streams_the_filtered_rows(client: Client, viewer, log) -
     assert refused["note"] == "protected: matches ^v"
 
 
-def test_the_json_export_streams_a_list_of_objects(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_json_export_streams_a_list_of_objects(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit_export_json", "outcome=failed"))
     assert response["Content-Type"] == "application/json; charset=utf-8"
@@ -266,7 +265,7 @@ def test_the_json_export_streams_a_list_of_objects(client: Client, viewer, log) 
     assert row["confirmed_at"] is None
 
 
-def test_an_export_with_a_bad_filter_says_what_is_wrong(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_an_export_with_a_bad_filter_says_what_is_wrong(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     response = client.get(url("audit_export_csv", "date_from=2026-02-30"))
     assert response.status_code == 400
@@ -278,7 +277,7 @@ def test_an_export_with_a_bad_filter_says_what_is_wrong(client: Client, viewer, 
 
 def test_the_batches_tab_shows_who_when_why_status_counts_and_bytes(
     client: Client, viewer, log
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     response = client.get(url("audit_batches"))
     assert response.status_code == 200
@@ -295,7 +294,7 @@ def test_the_batches_tab_shows_who_when_why_status_counts_and_bytes(
     assert f'href="{reverse("audit")}?batch={first.pk}">3 tags planned</a>' in html
 
 
-def test_the_batches_tab_filters_by_registry_and_user(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_batches_tab_filters_by_registry_and_user(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit_batches", "registry=staging")).content.decode()
     assert "disk full" in html
@@ -305,7 +304,7 @@ def test_the_batches_tab_filters_by_registry_and_user(client: Client, viewer, lo
     assert "disk full" not in html
 
 
-def test_the_tabs_carry_the_filters_they_share(client: Client, viewer, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_tabs_carry_the_filters_they_share(client: Client, viewer, log) -> None:
     client.force_login(viewer)
     html = client.get(url("audit", "registry=main&outcome=failed")).content.decode()
     assert f'<a href="{reverse("audit_batches")}?registry=main">Batches</a>' in html
@@ -318,7 +317,7 @@ def test_the_tabs_carry_the_filters_they_share(client: Client, viewer, log) -> N
 
 
 @pytest.fixture
-def superuser(db):  # type: ignore[no-untyped-def]
+def superuser(db):
     return User.objects.create_superuser("root", "root@example.com", "password")
 
 
@@ -327,7 +326,7 @@ def admin_url(model: str, view: str, *args: int) -> str:
 
 
 @pytest.mark.parametrize("model", ["deletionbatch", "deletionitem"])
-def test_the_admin_lists_but_never_adds_changes_or_deletes_audit_rows(  # type: ignore[no-untyped-def]
+def test_the_admin_lists_but_never_adds_changes_or_deletes_audit_rows(
     client: Client, superuser, log, model: str
 ) -> None:
     client.force_login(superuser)
@@ -352,7 +351,7 @@ def test_the_admin_lists_but_never_adds_changes_or_deletes_audit_rows(  # type: 
     assert type(row).objects.filter(pk=row.pk).exists()
 
 
-def test_the_admin_searches_and_filters_items(client: Client, superuser, log) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_searches_and_filters_items(client: Client, superuser, log) -> None:
     client.force_login(superuser)
     html = client.get(admin_url("deletionitem", "changelist") + "?q=review-3").content.decode()
     assert "review-3" in html

@@ -27,6 +27,7 @@ from registry.deletion.batches import (
     REASON_REQUIRED_MESSAGE,
     typed_count_message,
 )
+from registry.deletion.garbage import GC_BINARY_COMMAND, GC_BINARY_EXPLANATION
 from registry.deletion.plan import NOTHING_SELECTED_MESSAGE
 from registry.enqueue import BATCH_NOT_SENT_MESSAGE, SYNC_NOT_SENT_MESSAGE
 from registry.models import DeletionBatch, DeletionItem, Registry, Tag
@@ -35,6 +36,7 @@ from registry.sync import sync_registry
 from registry.views.deletions import (
     BATCH_FINISHED_EVENT,
     BATCH_PAGE_SIZE,
+    BATCH_PROGRESSED_EVENT,
     CANCEL_REQUESTED_MESSAGE,
     DISCARDED_MESSAGE,
     HAND_OVER,
@@ -42,10 +44,10 @@ from registry.views.deletions import (
     RECLAIMABLE_NOTE,
 )
 from tests.support.fixtures import tasks_sent_to
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 JAN = datetime(2026, 1, 5, tzinfo=UTC)
 MIB = 1024 * 1024
 Status = DeletionBatch.Status
@@ -56,7 +58,7 @@ Outcome = DeletionItem.Outcome
 # -- rows and images ----------------------------------------------------------------------
 
 
-def make_batch(  # type: ignore[no-untyped-def]
+def make_batch(
     registry: Registry,
     *,
     deletes: int = 1,
@@ -109,7 +111,7 @@ def status_of(batch: DeletionBatch) -> str:
 
 
 @pytest.fixture
-def images(cached_registry, registry_client: RegistryClient) -> Registry:  # type: ignore[no-untyped-def]
+def images(cached_registry, registry_client: RegistryClient) -> Registry:
     """In acme/web, synced:
 
     - review-1, sharing its digest with `latest` (protected by the default rules);
@@ -126,7 +128,7 @@ def images(cached_registry, registry_client: RegistryClient) -> Registry:  # typ
     return cached_registry
 
 
-def select(user, registry: Registry, *names: str) -> None:  # type: ignore[no-untyped-def]
+def select(user, registry: Registry, *names: str) -> None:
     ids = list(
         Tag.objects.filter(repository__registry=registry, name__in=names).values_list(
             "pk", flat=True
@@ -159,7 +161,7 @@ BATCH_GETS = ["batch", "batch_progress"]
 
 
 @pytest.mark.parametrize("name", ["deletion_plan", *BATCH_POSTS, *BATCH_GETS])
-def test_anonymous_users_are_sent_to_the_login(client, registry, name):  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login(client, registry, name):
     batch = make_batch(registry)
     if name == "deletion_plan":
         response = client.post(plan_url())
@@ -172,7 +174,7 @@ def test_anonymous_users_are_sent_to_the_login(client, registry, name):  # type:
 
 
 @pytest.mark.parametrize("name", ["deletion_plan", *BATCH_POSTS, *BATCH_GETS])
-def test_users_without_a_role_get_403(client, outsider, registry, name):  # type: ignore[no-untyped-def]
+def test_users_without_a_role_get_403(client, outsider, registry, name):
     batch = make_batch(registry)
     client.force_login(outsider)
     if name == "deletion_plan":
@@ -185,7 +187,7 @@ def test_users_without_a_role_get_403(client, outsider, registry, name):  # type
     assert status_of(batch) == Status.PLANNED
 
 
-def test_viewers_read_a_batch_but_see_no_confirmation_form(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_viewers_read_a_batch_but_see_no_confirmation_form(client, viewer, registry):
     batch = make_batch(registry, deletes=2)
     client.force_login(viewer)
 
@@ -200,7 +202,7 @@ def test_viewers_read_a_batch_but_see_no_confirmation_form(client, viewer, regis
 
 
 @pytest.mark.parametrize("name", ["deletion_plan", *BATCH_POSTS])
-def test_viewers_may_not_plan_confirm_or_cancel(client, viewer, registry, name):  # type: ignore[no-untyped-def]
+def test_viewers_may_not_plan_confirm_or_cancel(client, viewer, registry, name):
     batch = make_batch(registry)
     client.force_login(viewer)
     url = plan_url() if name == "deletion_plan" else batch_url(batch, name)
@@ -212,7 +214,7 @@ def test_viewers_may_not_plan_confirm_or_cancel(client, viewer, registry, name):
     assert DeletionBatch.objects.count() == 1
 
 
-def test_an_unknown_batch_or_registry_is_404(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_an_unknown_batch_or_registry_is_404(client, janitor, registry):
     client.force_login(janitor)
     assert client.get(reverse("batch", args=[987654])).status_code == 404
     assert client.get(reverse("batch_progress", args=[987654])).status_code == 404
@@ -221,16 +223,14 @@ def test_an_unknown_batch_or_registry_is_404(client, janitor, registry):  # type
 
 
 @pytest.mark.parametrize("name", ["deletion_plan", *BATCH_POSTS])
-def test_changing_a_batch_needs_a_post(client, janitor, registry, name):  # type: ignore[no-untyped-def]
+def test_changing_a_batch_needs_a_post(client, janitor, registry, name):
     batch = make_batch(registry)
     client.force_login(janitor)
     url = plan_url() if name == "deletion_plan" else batch_url(batch, name)
     assert client.get(url).status_code == 405
 
 
-def test_only_users_who_may_delete_get_the_preview_deletion_form(  # type: ignore[no-untyped-def]
-    client, viewer, janitor, images
-):
+def test_only_users_who_may_delete_get_the_preview_deletion_form(client, viewer, janitor, images):
     select(viewer, images, "review-3")
     select(janitor, images, "review-3")
 
@@ -248,7 +248,7 @@ def test_only_users_who_may_delete_get_the_preview_deletion_form(  # type: ignor
 # -- planning -----------------------------------------------------------------------------
 
 
-def test_a_janitor_plans_the_selection_and_sees_the_preview(client, janitor, images):  # type: ignore[no-untyped-def]
+def test_a_janitor_plans_the_selection_and_sees_the_preview(client, janitor, images):
     select(janitor, images, "review-1", "review-2", "review-3")
     client.force_login(janitor)
 
@@ -275,7 +275,7 @@ def test_a_janitor_plans_the_selection_and_sees_the_preview(client, janitor, ima
     assert 'name="typed_count"' not in html  # two tags to act on: no number to type
 
 
-def test_planning_with_htmx_redirects_the_whole_page(client, janitor, images):  # type: ignore[no-untyped-def]
+def test_planning_with_htmx_redirects_the_whole_page(client, janitor, images):
     select(janitor, images, "review-3")
     client.force_login(janitor)
 
@@ -284,7 +284,7 @@ def test_planning_with_htmx_redirects_the_whole_page(client, janitor, images):  
     assert response["HX-Redirect"] == batch_url(DeletionBatch.objects.get())
 
 
-def test_planning_an_empty_selection_says_so_on_the_selection_page(client, janitor, images):  # type: ignore[no-untyped-def]
+def test_planning_an_empty_selection_says_so_on_the_selection_page(client, janitor, images):
     client.force_login(janitor)
 
     response = client.post(plan_url("local"), follow=True)
@@ -294,7 +294,7 @@ def test_planning_an_empty_selection_says_so_on_the_selection_page(client, janit
     assert not DeletionBatch.objects.exists()
 
 
-def test_a_plan_where_everything_is_refused_offers_no_confirmation(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_a_plan_where_everything_is_refused_offers_no_confirmation(client, janitor, registry):
     batch = make_batch(registry, deletes=0, refused=2)
     client.force_login(janitor)
 
@@ -308,7 +308,7 @@ def test_a_plan_where_everything_is_refused_offers_no_confirmation(client, janit
 # -- confirming ---------------------------------------------------------------------------
 
 
-def test_the_reason_is_required(client, janitor, registry, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def test_the_reason_is_required(client, janitor, registry, django_capture_on_commit_callbacks):
     batch = make_batch(registry)
     client.force_login(janitor)
 
@@ -323,7 +323,7 @@ def test_the_reason_is_required(client, janitor, registry, django_capture_on_com
     assert callbacks == []
 
 
-def test_with_htmx_a_refused_confirmation_returns_the_form_alone(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_with_htmx_a_refused_confirmation_returns_the_form_alone(client, janitor, registry):
     batch = make_batch(registry)
     client.force_login(janitor)
 
@@ -335,7 +335,7 @@ def test_with_htmx_a_refused_confirmation_returns_the_form_alone(client, janitor
     assert REASON_REQUIRED_MESSAGE in html
 
 
-def test_above_fifty_tags_the_number_must_be_typed(  # type: ignore[no-untyped-def]
+def test_above_fifty_tags_the_number_must_be_typed(
     client, janitor, registry, django_capture_on_commit_callbacks
 ):
     batch = make_batch(registry, deletes=40, untags=11, refused=3)  # 51 to act on
@@ -363,13 +363,13 @@ def test_above_fifty_tags_the_number_must_be_typed(  # type: ignore[no-untyped-d
     assert len(callbacks) == 1  # the task is enqueued once the transaction commits
 
 
-def test_fifty_tags_need_no_typed_number(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_fifty_tags_need_no_typed_number(client, janitor, registry):
     batch = make_batch(registry, deletes=50, refused=5)
     client.force_login(janitor)
     assert 'name="typed_count"' not in client.get(batch_url(batch)).content.decode()
 
 
-def test_confirming_runs_the_batch_and_shows_the_outcome_and_how_to_free_the_disk(  # type: ignore[no-untyped-def]
+def test_confirming_runs_the_batch_and_shows_the_outcome_and_how_to_free_the_disk(
     client, janitor, images, registry_client, django_capture_on_commit_callbacks
 ):
     select(janitor, images, "review-1", "review-2", "review-3")
@@ -392,14 +392,15 @@ def test_confirming_runs_the_batch_and_shows_the_outcome_and_how_to_free_the_dis
         assert f'class="badge outcome-{outcome}">{outcome}</span>' in html
     assert "merged branches" in html
     assert "jan-janitor" in html
-    assert escape(GC_EXPLANATION) in html
-    assert f"<pre><code>{escape(GC_COMMAND)}</code></pre>" in html
+    # A registry run from its binary (not this repository's docker compose service).
+    assert escape(GC_BINARY_EXPLANATION) in html
+    assert f"<pre><code>{escape(GC_BINARY_COMMAND)}</code></pre>" in html
     assert escape(GC_UNTAGGED_WARNING) in html
     assert 'name="reason"' not in html
     assert "every 1s" not in html
 
 
-def test_a_plan_is_confirmed_once(client, janitor, registry, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def test_a_plan_is_confirmed_once(client, janitor, registry, django_capture_on_commit_callbacks):
     batch = make_batch(registry)
     client.force_login(janitor)
     with django_capture_on_commit_callbacks():
@@ -415,7 +416,7 @@ def test_a_plan_is_confirmed_once(client, janitor, registry, django_capture_on_c
 # -- CSRF ---------------------------------------------------------------------------------
 
 
-def test_a_post_without_the_csrf_token_is_403(janitor, registry):  # type: ignore[no-untyped-def]
+def test_a_post_without_the_csrf_token_is_403(janitor, registry):
     batch = make_batch(registry)
     client = Client(enforce_csrf_checks=True)
     client.force_login(janitor)
@@ -427,7 +428,7 @@ def test_a_post_without_the_csrf_token_is_403(janitor, registry):  # type: ignor
     assert DeletionBatch.objects.count() == 1
 
 
-def test_a_post_with_the_token_in_the_htmx_header_is_accepted(janitor, images):  # type: ignore[no-untyped-def]
+def test_a_post_with_the_token_in_the_htmx_header_is_accepted(janitor, images):
     select(janitor, images, "review-3")
     client = Client(enforce_csrf_checks=True)
     client.force_login(janitor)
@@ -443,7 +444,7 @@ def test_a_post_with_the_token_in_the_htmx_header_is_accepted(janitor, images): 
 # -- progress -----------------------------------------------------------------------------
 
 
-def test_a_running_batch_polls_its_progress(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_a_running_batch_polls_its_progress(client, janitor, registry):
     batch = make_batch(registry, deletes=3, untags=1)
     DeletionBatch.objects.filter(pk=batch.pk).update(
         status=Status.RUNNING, current_repository="acme/web"
@@ -457,7 +458,7 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):  # type:
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="batch-progress"')
     assert 'hx-trigger="every 1s"' in html
-    assert f'hx-get="{batch_url(batch, "batch_progress")}"' in html
+    assert f'hx-get="{batch_url(batch, "batch_progress")}?done=1"' in html
     assert "<progress" in html
     assert "1 of 4" in html
     assert "<dt>Deleted</dt><dd>1</dd>" in html  # counted from the items
@@ -466,7 +467,39 @@ def test_a_running_batch_polls_its_progress(client, janitor, registry):  # type:
     assert "Cancel" in html
 
 
-def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_poll_that_finds_more_tags_done_tells_the_items_table_to_follow(client, viewer, registry):
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position__lte=2).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+    url = batch_url(batch, "batch_progress")
+
+    behind = client.get(f"{url}?done=1", **HTMX)
+    current = client.get(f"{url}?done=2", **HTMX)
+
+    assert BATCH_PROGRESSED_EVENT in behind.get("HX-Trigger-After-Settle", "")
+    assert f'hx-get="{url}?done=2"' in behind.content.decode()
+    assert BATCH_PROGRESSED_EVENT not in current.get("HX-Trigger-After-Settle", "")
+
+
+def test_the_items_of_a_running_batch_follow_its_progress(client, viewer, registry):
+    batch = make_batch(registry, deletes=3)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, position=1).update(outcome=Outcome.DELETED)
+    client.force_login(viewer)
+
+    page = client.get(batch_url(batch)).content.decode()
+    items = client.get(f"{batch_url(batch)}?outcome=pending", **HTMX).content.decode()
+
+    region = page[page.index('<section id="batch-items"') :]
+    assert f'hx-trigger="{BATCH_PROGRESSED_EVENT} from:body' in region
+    assert items.lstrip().startswith('<section id="batch-items"')
+    assert f"{BATCH_PROGRESSED_EVENT} from:body" in items  # still following
+    assert "outcome=pending" in items  # with its filters
+    assert items.count('class="badge outcome-pending"') == 2
+
+
+def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry):
     batch = make_batch(registry, deletes=2)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.QUEUED)
     client.force_login(viewer)
@@ -479,7 +512,7 @@ def test_the_page_of_a_running_batch_shows_the_progress(client, viewer, registry
     assert batch_url(batch, "batch_cancel") not in html  # viewers may not cancel
 
 
-def test_the_progress_of_a_finished_batch_stops_the_polling(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_progress_of_a_finished_batch_stops_the_polling(client, viewer, registry):
     batch = make_batch(registry, deletes=2)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
     DeletionItem.objects.filter(batch=batch).update(outcome=Outcome.DELETED)
@@ -497,11 +530,11 @@ def test_the_progress_of_a_finished_batch_stops_the_polling(client, viewer, regi
     assert "<dt>Deleted</dt><dd>2</dd>" in html  # the figures the batch saved
     assert "<dt>Not attempted</dt><dd>0</dd>" in html
     assert "2.0\xa0MB" in html
-    assert escape(GC_COMMAND) in html
+    assert escape(GC_BINARY_COMMAND) in html
     assert BATCH_FINISHED_EVENT in response["HX-Trigger-After-Settle"]
 
 
-def test_a_stopped_batch_says_why(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_stopped_batch_says_why(client, viewer, registry):
     batch = make_batch(registry)
     DeletionBatch.objects.filter(pk=batch.pk).update(
         status=Status.FAILED, error="The registry refuses deletes (405)."
@@ -517,7 +550,7 @@ def test_a_stopped_batch_says_why(client, viewer, registry):  # type: ignore[no-
 # -- cancelling ---------------------------------------------------------------------------
 
 
-def test_discarding_a_plan_goes_back_to_the_selection(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_discarding_a_plan_goes_back_to_the_selection(client, janitor, registry):
     batch = make_batch(registry, deletes=2)
     client.force_login(janitor)
 
@@ -532,7 +565,7 @@ def test_discarding_a_plan_goes_back_to_the_selection(client, janitor, registry)
     assert 'name="reason"' not in page
 
 
-def test_cancelling_a_running_batch_asks_it_to_stop(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_cancelling_a_running_batch_asks_it_to_stop(client, janitor, registry):
     batch = make_batch(registry, deletes=2)
     DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
     client.force_login(janitor)
@@ -547,7 +580,7 @@ def test_cancelling_a_running_batch_asks_it_to_stop(client, janitor, registry): 
     assert batch.status == Status.RUNNING
 
 
-def test_a_finished_batch_cannot_be_cancelled(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_a_finished_batch_cannot_be_cancelled(client, janitor, registry):
     batch = make_batch(registry, status=Status.SUCCEEDED)
     client.force_login(janitor)
 
@@ -560,7 +593,7 @@ def test_a_finished_batch_cannot_be_cancelled(client, janitor, registry):  # typ
 # -- the items ----------------------------------------------------------------------------
 
 
-def test_the_items_are_paginated(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_items_are_paginated(client, viewer, registry):
     batch = make_batch(registry, deletes=BATCH_PAGE_SIZE + 5)
     client.force_login(viewer)
 
@@ -575,7 +608,7 @@ def test_the_items_are_paginated(client, viewer, registry):  # type: ignore[no-u
     assert "Page 2 of 2" in second
 
 
-def test_the_items_can_be_filtered_by_action(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_items_can_be_filtered_by_action(client, viewer, registry):
     batch = make_batch(registry, deletes=2, untags=1, refused=1)
     client.force_login(viewer)
 
@@ -592,7 +625,7 @@ def test_the_items_can_be_filtered_by_action(client, viewer, registry):  # type:
     assert 'hx-push-url="true"' in html
 
 
-def test_a_run_batchs_items_can_be_filtered_by_outcome_too(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_run_batchs_items_can_be_filtered_by_outcome_too(client, viewer, registry):
     batch = make_batch(registry, deletes=3, untags=1, status=Status.PARTIAL)
     outcomes = {
         "delete-0001": Outcome.DELETED,
@@ -619,7 +652,7 @@ def test_a_run_batchs_items_can_be_filtered_by_outcome_too(client, viewer, regis
     assert "No tag in this batch matches these filters." in untagged_failed
 
 
-def test_a_plan_has_no_outcomes_to_filter_by(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_plan_has_no_outcomes_to_filter_by(client, viewer, registry):
     batch = make_batch(registry, deletes=2)
     client.force_login(viewer)
 
@@ -630,7 +663,7 @@ def test_a_plan_has_no_outcomes_to_filter_by(client, viewer, registry):  # type:
     assert "Any outcome" not in html
 
 
-def test_the_batch_page_takes_a_constant_number_of_queries(client, janitor, registry):  # type: ignore[no-untyped-def]
+def test_the_batch_page_takes_a_constant_number_of_queries(client, janitor, registry):
     def queries_for(batch: DeletionBatch) -> int:
         with CaptureQueriesContext(connection) as captured:
             assert client.get(batch_url(batch)).status_code == 200
@@ -643,7 +676,7 @@ def test_the_batch_page_takes_a_constant_number_of_queries(client, janitor, regi
     assert queries_for(large) == queries_for(small)
 
 
-def test_an_item_shows_its_short_digest_and_marks_signatures(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_an_item_shows_its_short_digest_and_marks_signatures(client, viewer, registry):
     batch = make_batch(registry)
     subject = batch.items.get()
     DeletionItem.objects.create(
@@ -665,7 +698,7 @@ def test_an_item_shows_its_short_digest_and_marks_signatures(client, viewer, reg
     assert "Signature or attestation of delete-0001: deleted with it." in html
 
 
-def test_a_history_restore_of_the_batch_page_gets_the_whole_page(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_a_history_restore_of_the_batch_page_gets_the_whole_page(client, viewer, registry):
     batch = make_batch(registry)
     client.force_login(viewer)
     response = client.get(batch_url(batch), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
@@ -673,7 +706,7 @@ def test_a_history_restore_of_the_batch_page_gets_the_whole_page(client, viewer,
     assert "HX-Request" in response["Vary"]
 
 
-def test_the_batch_pages_items_region_varies_on_hx_request(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_the_batch_pages_items_region_varies_on_hx_request(client, viewer, registry):
     batch = make_batch(registry)
     client.force_login(viewer)
     response = client.get(batch_url(batch), **HTMX)
@@ -691,7 +724,7 @@ in_autocommit = pytest.mark.django_db(transaction=True)
 
 
 @in_autocommit
-def test_confirming_while_the_queue_is_down_says_so_and_the_batch_can_be_handed_over_again(  # type: ignore[no-untyped-def]
+def test_confirming_while_the_queue_is_down_says_so_and_the_batch_can_be_handed_over_again(
     client, janitor, images, registry_client
 ):
     select(janitor, images, "review-3")
@@ -722,7 +755,7 @@ def test_confirming_while_the_queue_is_down_says_so_and_the_batch_can_be_handed_
 
 
 @in_autocommit
-def test_sync_now_while_the_queue_is_down_says_so(client, janitor, images):  # type: ignore[no-untyped-def]
+def test_sync_now_while_the_queue_is_down_says_so(client, janitor, images):
     from registry.models import SyncRun
 
     client.force_login(janitor)
@@ -738,7 +771,7 @@ def test_sync_now_while_the_queue_is_down_says_so(client, janitor, images):  # t
     assert SyncRun.objects.count() == runs
 
 
-def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(  # type: ignore[no-untyped-def]
+def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(
     client, janitor, images, registry_client, django_capture_on_commit_callbacks
 ):
     select(janitor, images, "review-2", "review-3")
@@ -762,3 +795,55 @@ def test_cancelling_a_batch_whose_worker_died_records_what_its_requests_did(  # 
     outcomes = dict(batch.items.values_list("tag", "outcome"))
     assert outcomes == {"review-2": Outcome.NOT_ATTEMPTED, "review-3": Outcome.DELETED}
     assert "review-2" in tags_in_registry(registry_client)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "details", "says", "command"),
+    [
+        ("http://registry:5000", "distribution", {}, GC_EXPLANATION, GC_COMMAND),
+        ("https://registry.example.com", "distribution", {}, GC_BINARY_EXPLANATION,
+         GC_BINARY_COMMAND),
+        ("https://gitlab.example.com", "gitlab", {},
+         "GitLab runs garbage collection; ask your administrator", ""),
+        ("https://gitlab.example.com", "gitlab", {"database": True},
+         "GitLab runs garbage collection", ""),
+    ],
+    ids=["compose", "registry binary", "gitlab", "gitlab with its database"],
+)  # fmt: skip
+def test_how_to_free_the_disk_fits_the_registry(
+    client, viewer, registry, url, kind, details, says, command
+):
+    Registry.objects.filter(pk=registry.pk).update(url=url, kind=kind, kind_details=details)
+    batch = make_batch(registry, deletes=1)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch).update(outcome=Outcome.DELETED)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.SUCCEEDED, deleted_count=1)
+    client.force_login(viewer)
+
+    html = client.get(batch_url(batch)).content.decode()
+
+    gc = html[html.index('<div class="gc">') :]
+    assert escape(says) in gc
+    if command:
+        assert f"<pre><code>{escape(command)}</code></pre>" in gc
+    else:
+        assert "<pre>" not in gc
+        assert "garbage-collect" not in gc
+
+
+def test_stat_cards_are_coloured_by_their_value(client, viewer, registry):
+    """Refused 1 is not green, Failed 0 is not red."""
+    batch = make_batch(registry, deletes=2, refused=1)
+    DeletionBatch.objects.filter(pk=batch.pk).update(status=Status.RUNNING)
+    DeletionItem.objects.filter(batch=batch, action=Action.DELETE).update(outcome=Outcome.DELETED)
+    DeletionBatch.objects.filter(pk=batch.pk).update(
+        status=Status.SUCCEEDED, deleted_count=2, refused_count=1
+    )
+    client.force_login(viewer)
+
+    html = client.get(batch_url(batch)).content.decode()
+
+    assert '<div class="ok-figure"><dt>Deleted</dt><dd>2</dd>' in html
+    assert '<div class="warn-figure"><dt>Refused</dt><dd>1</dd>' in html
+    assert "<div><dt>Failed</dt><dd>0</dd>" in html
+    assert "<div><dt>Not attempted</dt><dd>0</dd>" in html

@@ -14,10 +14,9 @@ from registry.models import Registry, StalenessRules, SyncRun
 from registry.sync import sync_registry
 from tests.support.acme_gitlab import Acme, build_acme
 from tests.support.fake_gitlab import GitLabWorld
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def row_of(html: str, tag: str) -> str:
 
 def test_each_tag_row_shows_its_branch_merge_request_and_environment(
     client: Client, viewer, acme: Acme, gitlab_world: GitLabWorld
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     html = client.get(reverse("tags", args=["acme"]), {"repository": "acme/web"}).content.decode()
@@ -64,7 +63,7 @@ def test_each_tag_row_shows_its_branch_merge_request_and_environment(
         ("no_gitlab_match", ["review-feature-y-1"]),
     ],
 )
-def test_gitlab_filters(client: Client, viewer, acme: Acme, flag: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_gitlab_filters(client: Client, viewer, acme: Acme, flag: str, expected: list[str]) -> None:
     client.force_login(viewer)
 
     response = client.get(
@@ -77,7 +76,7 @@ def test_gitlab_filters(client: Client, viewer, acme: Acme, flag: str, expected:
 
 def test_the_branch_gone_filter_lists_the_images_of_deleted_branches(
     client: Client, viewer, acme: Acme, gitlab_world: GitLabWorld
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     gitlab_world.gitlab.delete_branch(acme.web, "feature-x")
     assert sync_registry(registry=acme.registry).status == SyncRun.Status.SUCCEEDED
     client.force_login(viewer)
@@ -90,7 +89,7 @@ def test_the_branch_gone_filter_lists_the_images_of_deleted_branches(
 
 def test_a_repository_links_to_its_project(
     client: Client, viewer, acme: Acme, gitlab_world: GitLabWorld
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     html = client.get(reverse("repositories", args=["acme"])).content.decode()
@@ -101,7 +100,7 @@ def test_a_repository_links_to_its_project(
 
 def test_the_dashboard_card_says_when_gitlab_was_last_read(
     client: Client, viewer, acme: Acme, gitlab_world: GitLabWorld
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     html = client.get(reverse("dashboard")).content.decode()
@@ -112,7 +111,7 @@ def test_the_dashboard_card_says_when_gitlab_was_last_read(
 
 def test_the_tag_detail_names_the_project_and_the_commit(
     client: Client, viewer, acme: Acme
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from registry.models import Tag
 
     tag = Tag.objects.get(repository__registry=acme.registry, name="review-feature-login-2")
@@ -127,7 +126,7 @@ def test_the_tag_detail_names_the_project_and_the_commit(
 
 def test_admins_edit_the_gitlab_rules_of_a_gitlab_registry_only(
     client: Client, registry_admin, acme: Acme
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     page = client.get(reverse("rules", args=["acme"])).content.decode()
     assert 'name="gitlab_grace_days"' in page
@@ -158,7 +157,7 @@ def test_admins_edit_the_gitlab_rules_of_a_gitlab_registry_only(
     )
 
 
-def test_outsiders_see_nothing_of_gitlab(client: Client, outsider, acme: Acme) -> None:  # type: ignore[no-untyped-def]
+def test_outsiders_see_nothing_of_gitlab(client: Client, outsider, acme: Acme) -> None:
     client.force_login(outsider)
     assert client.get(reverse("tags", args=["acme"]), {"in_use": "1"}).status_code == 403
 

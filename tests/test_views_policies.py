@@ -40,23 +40,27 @@ def form(**changes: object) -> dict[str, object]:
     return data
 
 
-def text(response) -> str:  # type: ignore[no-untyped-def]
+def text(response) -> str:
     return response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
 
 
 @pytest.fixture
-def stale_web(registry):  # type: ignore[no-untyped-def]
+def stale_web(registry):
     """acme/web of `registry` with three review images 40 days old and a new one."""
-    web = RepositoryFactory(registry=registry, name="acme/web")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
     old = timezone.now() - timedelta(days=40)
     for n in range(3):
-        TagFactory(name=f"review-{n}", manifest=ManifestFactory(repository=web, created=old))
-    TagFactory(name="review-new", manifest=ManifestFactory(repository=web, created=timezone.now()))
+        TagFactory.create(
+            name=f"review-{n}", manifest=ManifestFactory.create(repository=web, created=old)
+        )
+    TagFactory.create(
+        name="review-new", manifest=ManifestFactory.create(repository=web, created=timezone.now())
+    )
     return web
 
 
 @pytest.fixture
-def proposal(registry, stale_web) -> PolicyRun:  # type: ignore[no-untyped-def]
+def proposal(registry, stale_web) -> PolicyRun:
     policy = CleanupPolicy.objects.create(
         name="weekly", registry=registry, approval_reason="Weekly review cleanup"
     )
@@ -73,7 +77,7 @@ def proposal(registry, stale_web) -> PolicyRun:  # type: ignore[no-untyped-def]
 )
 def test_only_registry_admins_write_policies(
     client: Client, proposal, viewer, janitor, registry_admin, name, method, args
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     url = reverse(name, args=args)
     assert getattr(client, method)(url).status_code == 302  # to the login
     for user in (viewer, janitor):
@@ -85,7 +89,7 @@ def test_only_registry_admins_write_policies(
 
 def test_viewers_read_policies_and_history_but_approve_nothing(
     client: Client, proposal, viewer, outsider
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(outsider)
     assert client.get(reverse("policy_list")).status_code == 403
     assert client.get(reverse("policy_detail", args=["weekly"])).status_code == 403
@@ -107,7 +111,7 @@ def test_viewers_read_policies_and_history_but_approve_nothing(
 
 def test_an_admin_adds_a_policy_whose_webhook_is_never_shown_again(
     client: Client, registry, stale_web, registry_admin
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
 
     response = client.post(
@@ -134,7 +138,7 @@ def test_an_admin_adds_a_policy_whose_webhook_is_never_shown_again(
 
 def test_saving_without_a_webhook_keeps_the_stored_one_and_no_webhook_clears_it(
     client: Client, registry, proposal, registry_admin
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     policy = proposal.policy
     policy.set_webhook_url(SECRET_URL)
     policy.save()
@@ -152,7 +156,7 @@ def test_saving_without_a_webhook_keeps_the_stored_one_and_no_webhook_clears_it(
 
 def test_bad_patterns_and_addresses_are_refused_in_plain_words(
     client: Client, registry, registry_admin
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
 
     response = client.post(
@@ -169,8 +173,8 @@ def test_bad_patterns_and_addresses_are_refused_in_plain_words(
 
 def test_a_pattern_that_backtracks_without_end_is_refused(
     client: Client, registry, registry_admin
-) -> None:  # type: ignore[no-untyped-def]
-    RepositoryFactory(registry=registry, name=TRAP)
+) -> None:
+    RepositoryFactory.create(registry=registry, name=TRAP)
     client.force_login(registry_admin)
 
     response = client.post(reverse("policy_add"), form(registry=registry.pk, include_patterns=SLOW))
@@ -184,7 +188,7 @@ def test_a_pattern_that_backtracks_without_end_is_refused(
 
 def test_the_proposal_page_shows_what_changed_and_the_prefilled_reason(
     client: Client, proposal, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     page = text(client.get(reverse("batch", args=[proposal.batch_id])))
@@ -198,7 +202,7 @@ def test_the_proposal_page_shows_what_changed_and_the_prefilled_reason(
 
 def test_a_janitor_approves_in_one_click(
     client: Client, proposal, janitor, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -215,7 +219,7 @@ def test_a_janitor_approves_in_one_click(
     assert len(callbacks) == 1  # handed to a worker once committed
 
 
-def test_a_superseded_proposal_cannot_be_approved(client: Client, proposal, janitor) -> None:  # type: ignore[no-untyped-def]
+def test_a_superseded_proposal_cannot_be_approved(client: Client, proposal, janitor) -> None:
     run_policy(policy=proposal.policy, trigger=PolicyRun.Trigger.SCHEDULE)
     client.force_login(janitor)
 
@@ -226,7 +230,7 @@ def test_a_superseded_proposal_cannot_be_approved(client: Client, proposal, jani
     assert DeletionBatch.objects.get(pk=proposal.batch_id).status == "discarded"
 
 
-def test_the_history_shows_every_run(client: Client, proposal, viewer) -> None:  # type: ignore[no-untyped-def]
+def test_the_history_shows_every_run(client: Client, proposal, viewer) -> None:
     run_policy(policy=proposal.policy, trigger=PolicyRun.Trigger.CLI)
     client.force_login(viewer)
 
@@ -239,7 +243,7 @@ def test_the_history_shows_every_run(client: Client, proposal, viewer) -> None: 
 
 def test_run_now_hands_the_policy_to_a_worker(
     client: Client, proposal, janitor, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -252,7 +256,7 @@ DEAD_BROKER = "redis://127.0.0.1:1/0"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_run_now_while_the_queue_is_down_says_so(client: Client, proposal, janitor) -> None:  # type: ignore[no-untyped-def]
+def test_run_now_while_the_queue_is_down_says_so(client: Client, proposal, janitor) -> None:
     client.force_login(janitor)
 
     with tasks_sent_to(DEAD_BROKER):
@@ -265,7 +269,7 @@ def test_run_now_while_the_queue_is_down_says_so(client: Client, proposal, janit
 @pytest.mark.django_db(transaction=True)
 def test_approving_while_the_queue_is_down_keeps_the_approval_and_says_so(
     client: Client, proposal, janitor
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(janitor)
 
     with tasks_sent_to(DEAD_BROKER):

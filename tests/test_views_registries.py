@@ -36,7 +36,7 @@ def form(**changes: object) -> dict[str, object]:
     return data
 
 
-def text(response) -> str:  # type: ignore[no-untyped-def]
+def text(response) -> str:
     return response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
 
 
@@ -53,7 +53,7 @@ def text(response) -> str:  # type: ignore[no-untyped-def]
 )
 def test_only_registry_admins_manage_registries(
     client: Client, registry, viewer, janitor, name, method, args
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     url = reverse(name, args=args)
     assert getattr(client, method)(url).status_code == 302  # to the login
     for user in (viewer, janitor):
@@ -64,7 +64,7 @@ def test_only_registry_admins_manage_registries(
 
 def test_an_admin_adds_a_registry_whose_password_is_never_shown_again(
     client: Client, registry_admin
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
 
     response = client.post(reverse("registry_add"), form(password=SECRET), follow=True)
@@ -80,7 +80,7 @@ def test_an_admin_adds_a_registry_whose_password_is_never_shown_again(
 
 def test_a_name_that_exists_and_a_url_with_credentials_are_refused(
     client: Client, registry_admin, registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
 
     taken = client.post(reverse("registry_add"), form(name="main"))
@@ -94,7 +94,7 @@ def test_a_name_that_exists_and_a_url_with_credentials_are_refused(
     assert not Registry.objects.filter(name="gitlab").exists()
 
 
-def test_editing_keeps_the_password_unless_the_host_changes(client: Client, registry_admin) -> None:  # type: ignore[no-untyped-def]
+def test_editing_keeps_the_password_unless_the_host_changes(client: Client, registry_admin) -> None:
     save_registry(name="gitlab", url="https://registry.example.com", password=SECRET, actor="a")
     client.force_login(registry_admin)
     edit = reverse("registry_edit", args=["gitlab"])
@@ -113,8 +113,8 @@ def test_editing_keeps_the_password_unless_the_host_changes(client: Client, regi
 
 def test_removing_a_registry_keeps_its_deletions_in_the_audit_log(
     client: Client, registry_admin, registry
-) -> None:  # type: ignore[no-untyped-def]
-    batch = DeletionBatchFactory(registry=registry)
+) -> None:
+    batch = DeletionBatchFactory.create(registry=registry)
     client.force_login(registry_admin)
 
     response = client.post(reverse("registry_remove", args=["main"]), follow=True)
@@ -131,7 +131,7 @@ def test_removing_a_registry_keeps_its_deletions_in_the_audit_log(
 
 def test_an_open_registry_answers_every_question(
     client: Client, registry_admin, local_registry, registry_client: RegistryClient
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     push_image(registry_client, "acme/web", "v1", created=JAN)
     save_registry(name="local", url=local_registry.url, actor="a")
     client.force_login(registry_admin)
@@ -146,7 +146,7 @@ def test_an_open_registry_answers_every_question(
 
 def test_a_wrong_password_is_said_plainly(
     client: Client, registry_admin, basic_auth_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     save_registry(name="basic", url=basic_auth_registry.url, username="ci",
                   password="wrong", actor="a")  # fmt: skip
     client.force_login(registry_admin)
@@ -158,7 +158,7 @@ def test_a_wrong_password_is_said_plainly(
 
 def test_a_registry_with_deletion_turned_off_says_so(
     client: Client, registry_admin, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     local = start_local_registry(root_dir=tmp_path / "no-delete", delete_enabled=False)
     try:
         with RegistryClient(local.url) as seeder:
@@ -175,7 +175,7 @@ def test_a_registry_with_deletion_turned_off_says_so(
 
 def test_a_token_that_may_not_delete_says_what_gitlab_needs(
     client: Client, registry_admin, token_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with RegistryClient(
         token_registry.url, username="maintainer", password=token_registry.password_of("maintainer")
     ) as seeder:

@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
+from tests.support.html import captured
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 MB = 1024 * 1024
 
 
@@ -25,36 +26,38 @@ def url(query: str = "", registry: str = "main") -> str:
     return f"{base}?{query}" if query else base
 
 
-def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(response) -> list[str]:
     html = response.content.decode()
     return re.findall(r'<tr>\s*<td><a href="[^"]+\?repository=[^"]+">([^<]+)</a></td>', html)
 
 
-def image(repository, *, size: int, stale: int = 0, kept: int = 1, days: float = 1):  # type: ignore[no-untyped-def]
+def image(repository, *, size: int, stale: int = 0, kept: int = 1, days: float = 1):
     """One manifest with `stale` stale tags and `kept` other tags on it."""
-    manifest = ManifestFactory(
+    manifest = ManifestFactory.create(
         repository=repository,
         size=size,
         tag_count=stale + kept,
         created=timezone.now() - timedelta(days=days),
     )
     for _ in range(stale):
-        TagFactory(manifest=manifest, is_stale=True)
+        TagFactory.create(manifest=manifest, is_stale=True)
     for _ in range(kept):
-        TagFactory(manifest=manifest)
+        TagFactory.create(manifest=manifest)
     return manifest
 
 
 @pytest.fixture
-def repositories(registry):  # type: ignore[no-untyped-def]
-    web = RepositoryFactory(registry=registry, name="acme/web")
+def repositories(registry):
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
     image(web, size=100 * MB, stale=2, kept=0, days=40)
     image(web, size=10 * MB, kept=2, days=3)
-    api = RepositoryFactory(registry=registry, name="acme/api")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
     image(api, size=500 * MB, stale=1, kept=1, days=20)  # one tag kept: frees nothing
     image(api, size=1 * MB, days=1)
-    RepositoryFactory(registry=registry, name="tools/empty")
-    other = RepositoryFactory(registry=RegistryFactory(name="other"), name="acme/secret")
+    RepositoryFactory.create(registry=registry, name="tools/empty")
+    other = RepositoryFactory.create(
+        registry=RegistryFactory.create(name="other"), name="acme/secret"
+    )
     image(other, size=MB)
     return {"web": web, "api": api}
 
@@ -62,22 +65,22 @@ def repositories(registry):  # type: ignore[no-untyped-def]
 # -- who may ---------------------------------------------------------------------------
 
 
-def test_anonymous_users_are_sent_to_the_login(client: Client, registry) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login(client: Client, registry) -> None:
     response = client.get(url())
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_an_expired_session_redirects_the_whole_page_to_the_login(client: Client, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_session_redirects_the_whole_page_to_the_login(client: Client, registry) -> None:
     assert client.get(url(), **HTMX)["HX-Redirect"].startswith("/accounts/login/")
 
 
-def test_users_without_a_role_get_403(client: Client, outsider, registry) -> None:  # type: ignore[no-untyped-def]
+def test_users_without_a_role_get_403(client: Client, outsider, registry) -> None:
     client.force_login(outsider)
     assert client.get(url()).status_code == 403
 
 
-def test_an_unknown_registry_is_404(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_registry_is_404(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     assert client.get(url(registry="nope")).status_code == 404
 
@@ -87,7 +90,7 @@ def test_an_unknown_registry_is_404(client: Client, viewer, registry) -> None:  
 
 def test_viewers_see_the_registrys_repositories_with_their_figures(
     client: Client, viewer, repositories
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     response = client.get(url())
     assert response.status_code == 200
@@ -95,20 +98,20 @@ def test_viewers_see_the_registrys_repositories_with_their_figures(
     html = response.content.decode()
     assert "acme/secret" not in html
     assert "<b>3</b> repositories" in html
-    web_row = re.search(r"acme/web</a></td>(.*?)</tr>", html, re.S).group(1)
+    web_row = captured(r"acme/web</a></td>(.*?)</tr>", html)
     cells = re.findall(r'<td class="num">(.*?)</td>', web_row, re.S)
     assert cells[0] == "4"  # tags
     assert cells[1] == "110.0\xa0MB"  # size
     assert "2</a>" in cells[2]  # stale tags, linking to the stale view
     assert cells[3] == "100.0\xa0MB"  # stale size
     assert "3\xa0days ago" in web_row  # newest image
-    api_row = re.search(r"acme/api</a></td>(.*?)</tr>", html, re.S).group(1)
+    api_row = captured(r"acme/api</a></td>(.*?)</tr>", html)
     assert re.findall(r'<td class="num">(.*?)</td>', api_row, re.S)[3] == "0\xa0bytes"
 
 
 def test_names_link_to_their_tags_and_stale_counts_to_their_stale_images(
     client: Client, viewer, repositories
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(url()).content.decode()
     assert f'href="{reverse("tags", args=["main"])}?repository=acme/web">acme/web</a>' in html
@@ -117,7 +120,7 @@ def test_names_link_to_their_tags_and_stale_counts_to_their_stale_images(
 
 def test_the_nav_links_the_registrys_pages(
     client: Client, viewer, registry_admin, registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(url()).content.decode()
     assert f'href="{reverse("stale", args=["main"])}"' in html
@@ -127,7 +130,7 @@ def test_the_nav_links_the_registrys_pages(
     assert reverse("rules", args=["main"]) in client.get(url()).content.decode()
 
 
-def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     assert "No repositories yet" in client.get(url()).content.decode()
 
@@ -135,7 +138,7 @@ def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> Non
 # -- search, sort, pages -------------------------------------------------------------------
 
 
-def test_the_search_box_filters_as_you_type(client: Client, viewer, repositories) -> None:  # type: ignore[no-untyped-def]
+def test_the_search_box_filters_as_you_type(client: Client, viewer, repositories) -> None:
     client.force_login(viewer)
     html = client.get(url()).content.decode()
     assert 'hx-trigger="input changed delay:300ms, search"' in html
@@ -159,14 +162,14 @@ def test_the_search_box_filters_as_you_type(client: Client, viewer, repositories
         ("bogus", ["acme/api", "acme/web", "tools/empty"]),
     ],
 )
-def test_sort_by_column(client: Client, viewer, repositories, sort, expected) -> None:  # type: ignore[no-untyped-def]
+def test_sort_by_column(client: Client, viewer, repositories, sort, expected) -> None:
     client.force_login(viewer)
     assert listed(client.get(url(f"sort={sort}"))) == expected
 
 
 def test_headers_link_to_their_sort_keeping_the_search(
     client: Client, viewer, repositories
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(url("q=acme&sort=-size")).content.decode()
     base = reverse("repositories", args=["main"])
@@ -176,9 +179,9 @@ def test_headers_link_to_their_sort_keeping_the_search(
     assert re.search(r'aria-sort="descending">\s*<a href="[^"]+"[^>]*>Size ▼', html)
 
 
-def test_fifty_repositories_a_page(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_repositories_a_page(client: Client, viewer, registry) -> None:
     for n in range(60):
-        RepositoryFactory(registry=registry, name=f"team/svc-{n:02d}")
+        RepositoryFactory.create(registry=registry, name=f"team/svc-{n:02d}")
     client.force_login(viewer)
     first = client.get(url("q=svc"))
     assert len(listed(first)) == 50
@@ -187,7 +190,7 @@ def test_fifty_repositories_a_page(client: Client, viewer, registry) -> None:  #
     assert listed(client.get(url("q=svc&page=2"))) == [f"team/svc-{n}" for n in range(50, 60)]
 
 
-def test_htmx_requests_get_the_listing_alone(client: Client, viewer, repositories) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_requests_get_the_listing_alone(client: Client, viewer, repositories) -> None:
     client.force_login(viewer)
     response = client.get(url("q=web"), **HTMX)
     html = response.content.decode()
@@ -200,12 +203,12 @@ def test_htmx_requests_get_the_listing_alone(client: Client, viewer, repositorie
 @pytest.mark.parametrize("sort", ["name", "-stale_size", "-newest"])
 def test_the_page_costs_the_same_queries_for_10_or_100_repositories(
     client: Client, viewer, registry, sort
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     def add(count: int, start: int) -> None:
         for n in range(start, start + count):
-            image(RepositoryFactory(registry=registry, name=f"r{n:03d}"), size=MB, stale=1)
+            image(RepositoryFactory.create(registry=registry, name=f"r{n:03d}"), size=MB, stale=1)
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:

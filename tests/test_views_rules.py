@@ -20,25 +20,26 @@ from registry.models import (
 from registry.staleness import StaleFigures
 from registry.views.rules import saved_message
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def url(registry: str = "main") -> str:
     return reverse("rules", args=[registry])
 
 
-def make_tag(repository, name: str, days: float) -> Tag:  # type: ignore[no-untyped-def]
+def make_tag(repository, name: str, days: float) -> Tag:
     created = timezone.now() - timedelta(days=days)
-    return TagFactory(name=name, manifest=ManifestFactory(repository=repository, created=created))
+    return TagFactory.create(
+        name=name, manifest=ManifestFactory.create(repository=repository, created=created)
+    )
 
 
 @pytest.fixture
-def tags(registry):  # type: ignore[no-untyped-def]
+def tags(registry):
     """Review builds 20 and 40 days old, an MR build 30 days old, and latest: none stale yet."""
-    repository = RepositoryFactory(registry=registry, name="acme/web")
+    repository = RepositoryFactory.create(registry=registry, name="acme/web")
     return [
         make_tag(repository, "review-a-1", 40),
         make_tag(repository, "review-a-2", 20),
@@ -66,7 +67,7 @@ def stale_names() -> set[str]:
 # -- who may -------------------------------------------------------------------------------
 
 
-def test_anonymous_users_are_sent_to_the_login(client: Client, registry) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login(client: Client, registry) -> None:
     response = client.get(url())
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
@@ -75,19 +76,19 @@ def test_anonymous_users_are_sent_to_the_login(client: Client, registry) -> None
 @pytest.mark.parametrize("user", ["outsider", "viewer", "janitor"])
 def test_only_registry_admins_may_see_or_change_the_rules(
     client: Client, registry, request, user
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(request.getfixturevalue(user))
     assert client.get(url()).status_code == 403
     assert client.post(url(), form_data(max_age_days="1")).status_code == 403
     assert not StalenessRules.objects.exists()
 
 
-def test_an_unknown_registry_is_404(client: Client, registry_admin, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_registry_is_404(client: Client, registry_admin, registry) -> None:
     client.force_login(registry_admin)
     assert client.get(url("nope")).status_code == 404
 
 
-def test_saving_without_a_csrf_token_is_refused(registry_admin, registry) -> None:  # type: ignore[no-untyped-def]
+def test_saving_without_a_csrf_token_is_refused(registry_admin, registry) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(registry_admin)
     assert client.post(url(), form_data(max_age_days="1")).status_code == 403
@@ -99,7 +100,7 @@ def test_saving_without_a_csrf_token_is_refused(registry_admin, registry) -> Non
 
 def test_admins_see_the_default_rules_one_pattern_a_line(
     client: Client, registry_admin, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     response = client.get(url())
     assert response.status_code == 200
@@ -114,7 +115,7 @@ def test_admins_see_the_default_rules_one_pattern_a_line(
 
 def test_saving_applies_the_rules_and_says_how_many_tags_changed(
     client: Client, registry_admin, registry, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     response = client.post(url(), form_data(branch_pattern="^review-"), follow=True)
     assert response.redirect_chain == [(url(), 302)]
@@ -132,7 +133,7 @@ def test_saving_applies_the_rules_and_says_how_many_tags_changed(
 
 def test_keep_newest_and_age_basis_are_saved(
     client: Client, registry_admin, registry, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     client.post(url(), form_data(keep_newest="1", age_basis="first_seen", max_age_days="0"))
     rules = StalenessRules.objects.get(registry=registry)
@@ -141,7 +142,7 @@ def test_keep_newest_and_age_basis_are_saved(
 
 def test_blank_lines_between_patterns_are_ignored(
     client: Client, registry_admin, registry, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     client.post(url(), form_data(protected_patterns="\n  ^latest$  \n\n^v\\d+\n"))
     assert StalenessRules.objects.get(registry=registry).protected_patterns == [
@@ -171,7 +172,7 @@ def test_blank_lines_between_patterns_are_ignored(
 )
 def test_invalid_rules_show_inline_errors_and_change_nothing(
     client: Client, registry_admin, registry, tags, field, value, message
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     response = client.post(url(), form_data(**{field: value}))
     assert response.status_code == 200
@@ -182,7 +183,7 @@ def test_invalid_rules_show_inline_errors_and_change_nothing(
     assert stale_names() == set()
 
 
-def test_the_models_own_checks_apply(client: Client, registry_admin, registry) -> None:  # type: ignore[no-untyped-def]
+def test_the_models_own_checks_apply(client: Client, registry_admin, registry) -> None:
     client.force_login(registry_admin)
     rules = StalenessRules(registry=registry, protected_patterns=[""])
     with pytest.raises(Exception, match="empty pattern"):
@@ -195,7 +196,7 @@ def test_the_models_own_checks_apply(client: Client, registry_admin, registry) -
 
 def test_preview_counts_what_would_be_stale_and_saves_nothing(
     client: Client, registry_admin, registry, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     response = client.post(url(), form_data(action="preview", max_age_days="25"), **HTMX)
     assert response.status_code == 200
@@ -209,7 +210,7 @@ def test_preview_counts_what_would_be_stale_and_saves_nothing(
     assert stale_names() == set()
 
 
-def test_preview_works_without_javascript(client: Client, registry_admin, registry, tags) -> None:  # type: ignore[no-untyped-def]
+def test_preview_works_without_javascript(client: Client, registry_admin, registry, tags) -> None:
     client.force_login(registry_admin)
     response = client.post(url(), form_data(action="preview", max_age_days="100"))
     html = response.content.decode()
@@ -220,7 +221,7 @@ def test_preview_works_without_javascript(client: Client, registry_admin, regist
 
 def test_preview_of_invalid_rules_shows_the_errors(
     client: Client, registry_admin, registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     response = client.post(url(), form_data(action="preview", branch_pattern="("), **HTMX)
     assert response.status_code == 200
@@ -230,7 +231,7 @@ def test_preview_of_invalid_rules_shows_the_errors(
 
 def test_the_preview_button_posts_with_htmx_into_the_form(
     client: Client, registry_admin, registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(registry_admin)
     html = client.get(url()).content.decode()
     assert f'hx-post="{url()}" hx-vals=\'{{"action": "preview"}}\'' in html

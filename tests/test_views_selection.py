@@ -24,19 +24,20 @@ from registry.selection import (
 )
 from registry.views.selection import SELECTION_CHANGED_EVENT, SELECTION_PAGE_SIZE
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
+from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def tags(web):  # type: ignore[no-untyped-def]
+def tags(web):
     """Three review builds and two releases in acme/web, 1 MiB each."""
     names = ["review-a-1", "review-b-2", "review-c-3", "v1.0.0", "v1.1.0"]
     return [
-        TagFactory(name=name, manifest=ManifestFactory(repository=web, size=MIB)) for name in names
+        TagFactory.create(name=name, manifest=ManifestFactory.create(repository=web, size=MIB))
+        for name in names
     ]
 
 
@@ -44,7 +45,7 @@ def url(name: str, registry_name: str = "main") -> str:
     return reverse(name, args=[registry_name])
 
 
-def selected_names(user, registry) -> set[str]:  # type: ignore[no-untyped-def]
+def selected_names(user, registry) -> set[str]:
     return set(
         SelectedTag.objects.filter(user=user, registry=registry).values_list("tag__name", flat=True)
     )
@@ -57,19 +58,19 @@ POST_URLS = ["selection_toggle", "selection_page", "selection_matching", "select
 
 
 @pytest.mark.parametrize("name", [*POST_URLS, "selection"])
-def test_anonymous_users_are_sent_to_the_login(client, registry, name):  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login(client, registry, name):
     response = client.post(url(name)) if name != "selection" else client.get(url(name))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_an_expired_session_redirects_the_whole_page_to_the_login(client, registry):  # type: ignore[no-untyped-def]
+def test_an_expired_session_redirects_the_whole_page_to_the_login(client, registry):
     response = client.post(url("selection_toggle"), {"tag": "1"}, **HTMX)
     assert response["HX-Redirect"].startswith("/accounts/login/")
 
 
 @pytest.mark.parametrize("name", [*POST_URLS, "selection"])
-def test_users_without_a_role_get_403(client, outsider, registry, tags, name):  # type: ignore[no-untyped-def]
+def test_users_without_a_role_get_403(client, outsider, registry, tags, name):
     client.force_login(outsider)
     if name == "selection":
         response = client.get(url(name))
@@ -79,26 +80,26 @@ def test_users_without_a_role_get_403(client, outsider, registry, tags, name):  
     assert not SelectedTag.objects.exists()
 
 
-def test_an_unknown_registry_is_404(client, viewer):  # type: ignore[no-untyped-def]
+def test_an_unknown_registry_is_404(client, viewer):
     client.force_login(viewer)
     assert client.post(url("selection_clear", "nope"), **HTMX).status_code == 404
     assert client.get(url("selection", "nope")).status_code == 404
 
 
 @pytest.mark.parametrize("name", POST_URLS)
-def test_changing_the_selection_needs_a_post(client, viewer, registry, name):  # type: ignore[no-untyped-def]
+def test_changing_the_selection_needs_a_post(client, viewer, registry, name):
     client.force_login(viewer)
     assert client.get(url(name)).status_code == 405
 
 
-def test_viewers_may_select(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_viewers_may_select(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
     assert response.status_code == 200
     assert selected_names(viewer, registry) == {"review-a-1"}
 
 
-def test_only_users_who_may_delete_see_preview_deletion(client, viewer, janitor, registry, tags):  # type: ignore[no-untyped-def]
+def test_only_users_who_may_delete_see_preview_deletion(client, viewer, janitor, registry, tags):
     client.force_login(viewer)
     as_viewer = client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
     assert "Preview deletion" not in as_viewer.content.decode()
@@ -114,7 +115,7 @@ def test_only_users_who_may_delete_see_preview_deletion(client, viewer, janitor,
 
 
 @pytest.mark.parametrize("name", POST_URLS)
-def test_a_post_without_the_csrf_token_is_403(viewer, registry, tags, name):  # type: ignore[no-untyped-def]
+def test_a_post_without_the_csrf_token_is_403(viewer, registry, tags, name):
     client = Client(enforce_csrf_checks=True)
     client.force_login(viewer)
     response = client.post(url(name), {"tag": str(tags[0].pk)}, **HTMX)
@@ -122,7 +123,7 @@ def test_a_post_without_the_csrf_token_is_403(viewer, registry, tags, name):  # 
     assert not SelectedTag.objects.exists()
 
 
-def test_a_post_with_the_token_in_the_htmx_header_is_accepted(viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_a_post_with_the_token_in_the_htmx_header_is_accepted(viewer, registry, tags):
     client = Client(enforce_csrf_checks=True)
     client.force_login(viewer)
     page = client.get(url("selection"))  # the body's hx-headers carry the token; so does the cookie
@@ -140,7 +141,7 @@ def test_a_post_with_the_token_in_the_htmx_header_is_accepted(viewer, registry, 
 # -- the bar (HTMX) ------------------------------------------------------------------------
 
 
-def test_toggling_returns_the_bar_with_count_and_size(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_toggling_returns_the_bar_with_count_and_size(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
 
@@ -151,7 +152,7 @@ def test_toggling_returns_the_bar_with_count_and_size(client, viewer, registry, 
     assert "1.0\xa0MB" in html
 
 
-def test_toggling_twice_unselects(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_toggling_twice_unselects(client, viewer, registry, tags):
     client.force_login(viewer)
     client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
     response = client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
@@ -160,13 +161,13 @@ def test_toggling_twice_unselects(client, viewer, registry, tags):  # type: igno
     assert selected_names(viewer, registry) == set()
 
 
-def test_a_plain_toggle_does_not_ask_the_page_to_reread_its_boxes(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_a_plain_toggle_does_not_ask_the_page_to_reread_its_boxes(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_toggle"), {"tag": str(tags[0].pk)}, **HTMX)
     assert "HX-Trigger" not in response
 
 
-def test_an_explicit_state_sets_rather_than_toggles(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_an_explicit_state_sets_rather_than_toggles(client, viewer, registry, tags):
     client.force_login(viewer)
     for _ in range(2):
         client.post(url("selection_toggle"), {"tag": str(tags[0].pk), "selected": "1"}, **HTMX)
@@ -180,19 +181,19 @@ def test_an_explicit_state_sets_rather_than_toggles(client, viewer, registry, ta
     assert SELECTION_CHANGED_EVENT in response["HX-Trigger"]
 
 
-def test_toggling_a_tag_a_sync_removed_says_so(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_toggling_a_tag_a_sync_removed_says_so(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_toggle"), {"tag": "987654"}, **HTMX)
     assert TAG_GONE_MESSAGE in response.content.decode()
 
 
 @pytest.mark.parametrize("values", [{"tag": "abc"}, {}, {"tag": ["1", "2"]}])
-def test_toggle_needs_exactly_one_tag_id(client, viewer, registry, values):  # type: ignore[no-untyped-def]
+def test_toggle_needs_exactly_one_tag_id(client, viewer, registry, values):
     client.force_login(viewer)
     assert client.post(url("selection_toggle"), values, **HTMX).status_code == 400
 
 
-def test_select_page_selects_every_id_sent(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_select_page_selects_every_id_sent(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_page"), {"tag": [str(t.pk) for t in tags[:3]]}, **HTMX)
 
@@ -203,16 +204,18 @@ def test_select_page_selects_every_id_sent(client, viewer, registry, tags):  # t
     assert SELECTION_CHANGED_EVENT in response["HX-Trigger"]
 
 
-def test_select_page_ignores_tags_of_other_registries(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
-    elsewhere = TagFactory(
-        manifest=ManifestFactory(repository=RepositoryFactory(registry=RegistryFactory(name="b")))
+def test_select_page_ignores_tags_of_other_registries(client, viewer, registry, tags):
+    elsewhere = TagFactory.create(
+        manifest=ManifestFactory.create(
+            repository=RepositoryFactory.create(registry=RegistryFactory.create(name="b"))
+        )
     )
     client.force_login(viewer)
     client.post(url("selection_page"), {"tag": [str(tags[0].pk), str(elsewhere.pk)]}, **HTMX)
     assert selected_names(viewer, registry) == {"review-a-1"}
 
 
-def test_select_matching_selects_what_the_filter_in_the_url_matches(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_select_matching_selects_what_the_filter_in_the_url_matches(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_matching") + "?name=review", **HTMX)
 
@@ -223,13 +226,13 @@ def test_select_matching_selects_what_the_filter_in_the_url_matches(client, view
     assert added_message(3) in html
 
 
-def test_select_matching_with_a_regex_filter(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_select_matching_with_a_regex_filter(client, viewer, registry, tags):
     client.force_login(viewer)
     client.post(url("selection_matching") + "?name=%5Ev1%5C.&name_mode=regex", **HTMX)
     assert selected_names(viewer, registry) == {"v1.0.0", "v1.1.0"}
 
 
-def test_select_matching_refuses_a_filter_with_an_error(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_select_matching_refuses_a_filter_with_an_error(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(url("selection_matching") + "?name=%5B&name_mode=regex", **HTMX)
 
@@ -238,7 +241,7 @@ def test_select_matching_refuses_a_filter_with_an_error(client, viewer, registry
     assert selected_names(viewer, registry) == set()
 
 
-def test_the_selection_survives_filtering(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_the_selection_survives_filtering(client, viewer, registry, tags):
     client.force_login(viewer)
     client.post(url("selection_matching") + "?name=review", **HTMX)
     response = client.post(url("selection_matching") + "?name=v1.", **HTMX)
@@ -247,7 +250,7 @@ def test_the_selection_survives_filtering(client, viewer, registry, tags):  # ty
     assert added_message(2) in response.content.decode()
 
 
-def test_past_the_bound_the_bar_says_how_many_were_not_added(  # type: ignore[no-untyped-def]
+def test_past_the_bound_the_bar_says_how_many_were_not_added(
     client, viewer, registry, tags, monkeypatch
 ):
     monkeypatch.setattr(selection, "MAX_SELECTED_TAGS", 2)
@@ -261,14 +264,12 @@ def test_past_the_bound_the_bar_says_how_many_were_not_added(  # type: ignore[no
     assert "50,000" not in over_limit_message(3)  # the patched bound is what the user reads
 
 
-def test_the_real_bound_is_fifty_thousand_tags():  # type: ignore[no-untyped-def]
+def test_the_real_bound_is_fifty_thousand_tags():
     assert selection.MAX_SELECTED_TAGS == 50_000
     assert "50,000 tags: 12 tags were not added" in over_limit_message(12)
 
 
-def test_a_full_selection_refuses_a_toggle_and_says_so(  # type: ignore[no-untyped-def]
-    client, viewer, registry, tags, monkeypatch
-):
+def test_a_full_selection_refuses_a_toggle_and_says_so(client, viewer, registry, tags, monkeypatch):
     monkeypatch.setattr(selection, "MAX_SELECTED_TAGS", 1)
     add_tags(user=viewer, registry=registry, tag_ids=[tags[0].pk])
     client.force_login(viewer)
@@ -280,7 +281,7 @@ def test_a_full_selection_refuses_a_toggle_and_says_so(  # type: ignore[no-untyp
     assert selected_names(viewer, registry) == {"review-a-1"}
 
 
-def test_clear_empties_the_selection(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_clear_empties_the_selection(client, viewer, registry, tags):
     add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in tags])
     client.force_login(viewer)
 
@@ -292,9 +293,9 @@ def test_clear_empties_the_selection(client, viewer, registry, tags):  # type: i
     assert SELECTION_CHANGED_EVENT in response["HX-Trigger"]
 
 
-def test_the_bars_size_says_each_image_counts_once(client, viewer, registry, web):  # type: ignore[no-untyped-def]
-    shared = ManifestFactory(repository=web, size=2 * MIB, tag_count=2)
-    pair = [TagFactory(name=n, manifest=shared) for n in ("main-1", "main-2")]
+def test_the_bars_size_says_each_image_counts_once(client, viewer, registry, web):
+    shared = ManifestFactory.create(repository=web, size=2 * MIB, tag_count=2)
+    pair = [TagFactory.create(name=n, manifest=shared) for n in ("main-1", "main-2")]
     client.force_login(viewer)
 
     response = client.post(url("selection_page"), {"tag": [str(t.pk) for t in pair]}, **HTMX)
@@ -305,7 +306,7 @@ def test_the_bars_size_says_each_image_counts_once(client, viewer, registry, web
     assert f'title="{SIZE_COUNTS_EACH_IMAGE_ONCE}"' in html
 
 
-def test_the_selection_belongs_to_the_user(client, viewer, janitor, registry, tags):  # type: ignore[no-untyped-def]
+def test_the_selection_belongs_to_the_user(client, viewer, janitor, registry, tags):
     add_tags(user=janitor, registry=registry, tag_ids=[t.pk for t in tags])
     client.force_login(viewer)
 
@@ -315,7 +316,7 @@ def test_the_selection_belongs_to_the_user(client, viewer, janitor, registry, ta
     assert selection_summary(user=janitor, registry=registry).count == 5
 
 
-def test_the_bars_forms_come_back_to_the_page_the_bar_is_on(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_the_bars_forms_come_back_to_the_page_the_bar_is_on(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(
         url("selection_toggle"),
@@ -330,7 +331,7 @@ def test_the_bars_forms_come_back_to_the_page_the_bar_is_on(client, viewer, regi
 # -- without HTMX --------------------------------------------------------------------------
 
 
-def test_without_htmx_a_change_redirects_back_to_next(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_without_htmx_a_change_redirects_back_to_next(client, viewer, registry, tags):
     client.force_login(viewer)
     back = url("selection") + "?page=1"
     response = client.post(url("selection_toggle"), {"tag": str(tags[0].pk), "next": back})
@@ -338,7 +339,7 @@ def test_without_htmx_a_change_redirects_back_to_next(client, viewer, registry, 
     assert response["Location"] == back
 
 
-def test_without_htmx_the_message_shows_on_the_next_page(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_without_htmx_the_message_shows_on_the_next_page(client, viewer, registry, tags):
     client.force_login(viewer)
     response = client.post(
         url("selection_page"),
@@ -349,7 +350,7 @@ def test_without_htmx_the_message_shows_on_the_next_page(client, viewer, registr
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", ""])
-def test_without_htmx_a_foreign_next_goes_to_the_tags_page(client, viewer, registry, target):  # type: ignore[no-untyped-def]
+def test_without_htmx_a_foreign_next_goes_to_the_tags_page(client, viewer, registry, target):
     client.force_login(viewer)
     response = client.post(url("selection_clear"), {"next": target})
     assert response["Location"] == url("tags")
@@ -358,9 +359,11 @@ def test_without_htmx_a_foreign_next_goes_to_the_tags_page(client, viewer, regis
 # -- the selection page ---------------------------------------------------------------------
 
 
-def test_the_selection_page_lists_the_selected_tags_with_totals(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
-    other = RepositoryFactory(registry=registry, name="acme/api")
-    api_tag = TagFactory(name="mr-7", manifest=ManifestFactory(repository=other, size=5 * MIB))
+def test_the_selection_page_lists_the_selected_tags_with_totals(client, viewer, registry, tags):
+    other = RepositoryFactory.create(registry=registry, name="acme/api")
+    api_tag = TagFactory.create(
+        name="mr-7", manifest=ManifestFactory.create(repository=other, size=5 * MIB)
+    )
     add_tags(user=viewer, registry=registry, tag_ids=[tags[0].pk, tags[1].pk, api_tag.pk])
     client.force_login(viewer)
 
@@ -377,15 +380,15 @@ def test_the_selection_page_lists_the_selected_tags_with_totals(client, viewer, 
     assert "3 tags selected" in html  # the bar
 
 
-def test_an_empty_selection_page_says_how_to_select(client, viewer, registry):  # type: ignore[no-untyped-def]
+def test_an_empty_selection_page_says_how_to_select(client, viewer, registry):
     client.force_login(viewer)
     response = client.get(url("selection"))
     assert "Nothing is selected" in response.content.decode()
 
 
-def test_the_selection_page_is_paginated(client, viewer, registry, web):  # type: ignore[no-untyped-def]
+def test_the_selection_page_is_paginated(client, viewer, registry, web):
     many = [
-        TagFactory(name=f"build-{n:03d}", manifest=ManifestFactory(repository=web))
+        TagFactory.create(name=f"build-{n:03d}", manifest=ManifestFactory.create(repository=web))
         for n in range(SELECTION_PAGE_SIZE + 3)
     ]
     add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in many])
@@ -403,7 +406,7 @@ def test_the_selection_page_is_paginated(client, viewer, registry, web):  # type
     assert f'hx-get="{url("selection")}?page=1" hx-target="#selection-list"' in second
 
 
-def test_htmx_gets_only_the_list_of_the_selection_page(client, viewer, registry, tags):  # type: ignore[no-untyped-def]
+def test_htmx_gets_only_the_list_of_the_selection_page(client, viewer, registry, tags):
     add_tags(user=viewer, registry=registry, tag_ids=[tags[0].pk])
     client.force_login(viewer)
 
@@ -415,17 +418,17 @@ def test_htmx_gets_only_the_list_of_the_selection_page(client, viewer, registry,
     assert "review-a-1" in html
 
 
-def test_the_selection_page_takes_a_constant_number_of_queries(  # type: ignore[no-untyped-def]
-    client, viewer, registry, web
-):
+def test_the_selection_page_takes_a_constant_number_of_queries(client, viewer, registry, web):
     def queries_for_the_page() -> int:
         with CaptureQueriesContext(connection) as captured:
             assert client.get(url("selection")).status_code == 200
         return len(captured)
 
-    def select(count: int, prefix: str, repo) -> None:  # type: ignore[no-untyped-def]
+    def select(count: int, prefix: str, repo) -> None:
         more = [
-            TagFactory(name=f"{prefix}-{n}", manifest=ManifestFactory(repository=repo))
+            TagFactory.create(
+                name=f"{prefix}-{n}", manifest=ManifestFactory.create(repository=repo)
+            )
             for n in range(count)
         ]
         add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in more])
@@ -434,12 +437,12 @@ def test_the_selection_page_takes_a_constant_number_of_queries(  # type: ignore[
     select(2, "few", web)
     few = queries_for_the_page()
     select(60, "many", web)
-    select(3, "api", RepositoryFactory(registry=registry, name="acme/api"))
+    select(3, "api", RepositoryFactory.create(registry=registry, name="acme/api"))
 
     assert queries_for_the_page() == few
 
 
-def test_a_history_restore_of_the_selection_page_gets_the_whole_page(  # type: ignore[no-untyped-def]
+def test_a_history_restore_of_the_selection_page_gets_the_whole_page(
     client, viewer, registry, tags
 ):
     client.force_login(viewer)

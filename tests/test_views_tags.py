@@ -20,25 +20,26 @@ from registry.models import Layer, Tag
 from registry.selection import add_tags
 from registry.tag_filters import OLDER_THAN_MESSAGE
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
+from tests.support.html import captured
+from tests.support.htmx import HTMX
 from tests.support.tag_rows import make_tag
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def api(registry):  # type: ignore[no-untyped-def]
-    return RepositoryFactory(registry=registry, name="acme/api")
+def api(registry):
+    return RepositoryFactory.create(registry=registry, name="acme/api")
 
 
-def ago(days: float):  # type: ignore[no-untyped-def]
+def ago(days: float):
     return timezone.now() - timedelta(days=days)
 
 
 @pytest.fixture
-def tags(web, api):  # type: ignore[no-untyped-def]
+def tags(web, api):
     """Review builds (two stale), a release sharing its digest with latest, a multi-arch image."""
     review_old = make_tag(
         web,
@@ -67,7 +68,7 @@ def tags(web, api):  # type: ignore[no-untyped-def]
         tag_count=2,
         stale_reason="protected: matches ^v?\\d+\\.\\d+\\.\\d+",
     )
-    latest = TagFactory(
+    latest = TagFactory.create(
         name="latest",
         manifest=release.manifest,
         is_protected=True,
@@ -101,7 +102,7 @@ def stale_url(query: str = "", registry: str = "main") -> str:
     return f"{url}?{query}" if query else url
 
 
-def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(response) -> list[str]:
     """The tag names in the table's rows, in order."""
     html = response.content.decode()
     return re.findall(r'aria-label="Select ([^"]+)"', html)
@@ -111,36 +112,36 @@ def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("url", [tags_url(), stale_url()])
-def test_anonymous_users_are_sent_to_the_login(client: Client, registry, url) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_users_are_sent_to_the_login(client: Client, registry, url) -> None:
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_an_expired_session_redirects_the_whole_page_to_the_login(client: Client, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_session_redirects_the_whole_page_to_the_login(client: Client, registry) -> None:
     response = client.get(tags_url(), **HTMX)
     assert response["HX-Redirect"].startswith("/accounts/login/")
 
 
 @pytest.mark.parametrize("url", [tags_url(), stale_url()])
-def test_users_without_a_role_get_403(client: Client, outsider, registry, url) -> None:  # type: ignore[no-untyped-def]
+def test_users_without_a_role_get_403(client: Client, outsider, registry, url) -> None:
     client.force_login(outsider)
     assert client.get(url).status_code == 403
 
 
-def test_tag_detail_of_users_without_a_role_is_403(client: Client, outsider, tags) -> None:  # type: ignore[no-untyped-def]
+def test_tag_detail_of_users_without_a_role_is_403(client: Client, outsider, tags) -> None:
     client.force_login(outsider)
     assert client.get(reverse("tag_detail", args=[tags["latest"].pk])).status_code == 403
 
 
-def test_an_unknown_registry_or_tag_is_404(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_registry_or_tag_is_404(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     assert client.get(tags_url(registry="nope")).status_code == 404
     assert client.get(stale_url(registry="nope")).status_code == 404
     assert client.get(reverse("tag_detail", args=[999_999])).status_code == 404
 
 
-def test_the_pages_only_answer_get(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_only_answer_get(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     assert client.post(tags_url()).status_code == 405
 
@@ -148,7 +149,7 @@ def test_the_pages_only_answer_get(client: Client, viewer, registry) -> None:  #
 # -- what the table shows ------------------------------------------------------------
 
 
-def test_viewers_see_every_tag_of_the_registry_newest_first(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_viewers_see_every_tag_of_the_registry_newest_first(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     response = client.get(tags_url())
     assert response.status_code == 200
@@ -165,7 +166,7 @@ def test_viewers_see_every_tag_of_the_registry_newest_first(client: Client, view
 
 def test_a_row_shows_digest_size_age_platforms_media_type_and_badges(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
     digest = tags["review_old"].manifest.digest
@@ -184,7 +185,7 @@ def test_a_row_shows_digest_size_age_platforms_media_type_and_badges(
 
 def test_the_repository_column_shows_across_repositories_but_not_within_one(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     across = client.get(tags_url()).content.decode()
     assert ">Repository" in across
@@ -194,7 +195,7 @@ def test_the_repository_column_shows_across_repositories_but_not_within_one(
     assert "Tags of acme/web" in within
 
 
-def test_each_row_has_the_selection_checkbox(client: Client, viewer, registry, tags) -> None:  # type: ignore[no-untyped-def]
+def test_each_row_has_the_selection_checkbox(client: Client, viewer, registry, tags) -> None:
     client.force_login(viewer)
     tag = tags["review_old"]
     add_tags(user=viewer, registry=registry, tag_ids=[tag.pk])
@@ -212,7 +213,7 @@ def test_each_row_has_the_selection_checkbox(client: Client, viewer, registry, t
 
 def test_select_this_page_and_select_all_matching_carry_the_filter(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(tags_url("name=review&sort=name")).content.decode()
     page_url = reverse("selection_page", args=["main"])
@@ -220,14 +221,14 @@ def test_select_this_page_and_select_all_matching_carry_the_filter(
     assert f'hx-post="{page_url}" hx-include="#page-tag-ids"' in html
     assert f'hx-post="{matching_url}?name=review&amp;sort=name"' in html
     assert "Select all 3 matching" in html
-    page_ids = re.search(r'<div id="page-tag-ids" hidden>(.*?)</div>', html).group(1)
+    page_ids = captured(r'<div id="page-tag-ids" hidden>(.*?)</div>', html)
     assert page_ids.count('name="tag"') == 3
     assert 'id="selection-bar"' in html
 
 
 def test_the_stale_view_preselects_only_stale_in_its_select_all(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(stale_url()).content.decode()
     matching_url = reverse("selection_matching", args=["main"])
@@ -235,14 +236,14 @@ def test_the_stale_view_preselects_only_stale_in_its_select_all(
     assert "Select all 2 matching" in html
 
 
-def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
-    assert "No tags here yet" in html
+    assert "main has never been synced" in html
     assert "Select all" not in html
 
 
-def test_the_nav_links_the_registrys_pages(client: Client, viewer, registry) -> None:  # type: ignore[no-untyped-def]
+def test_the_nav_links_the_registrys_pages(client: Client, viewer, registry) -> None:
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
     assert f'href="{reverse("repositories", args=["main"])}"' in html
@@ -274,7 +275,7 @@ def test_the_nav_links_the_registrys_pages(client: Client, viewer, registry) -> 
         ("name=review&older_than_days=50", ["review-signup-7"]),
     ],
 )
-def test_filters(client: Client, viewer, tags, query, expected) -> None:  # type: ignore[no-untyped-def]
+def test_filters(client: Client, viewer, tags, query, expected) -> None:
     client.force_login(viewer)
     response = client.get(tags_url(f"{query}&sort=name"))
     assert response.status_code == 200
@@ -283,7 +284,7 @@ def test_filters(client: Client, viewer, tags, query, expected) -> None:  # type
 
 def test_an_invalid_regex_shows_an_inline_error_and_lists_everything(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     for headers in ({}, HTMX):
         response = client.get(tags_url("name=review-(&name_mode=regex"), **headers)
@@ -294,7 +295,7 @@ def test_an_invalid_regex_shows_an_inline_error_and_lists_everything(
     assert 'aria-describedby="name-error"' in html
 
 
-def test_an_invalid_age_shows_an_inline_error(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_an_invalid_age_shows_an_inline_error(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     response = client.get(tags_url("older_than_days=soon"))
     assert response.status_code == 200
@@ -302,7 +303,7 @@ def test_an_invalid_age_shows_an_inline_error(client: Client, viewer, tags) -> N
     assert len(listed(response)) == 6
 
 
-def test_the_form_shows_the_filters_in_the_url(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_the_form_shows_the_filters_in_the_url(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     html = client.get(
         tags_url("name=%5Ereview&name_mode=regex&anchored=1&older_than_days=7&protected_only=1")
@@ -315,7 +316,7 @@ def test_the_form_shows_the_filters_in_the_url(client: Client, viewer, tags) -> 
     assert 'name="stale_only" value="1" >' in html
 
 
-def test_no_match_says_so(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_no_match_says_so(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     html = client.get(tags_url("name=nothing-like-this")).content.decode()
     assert "No tag matches these filters." in html
@@ -323,7 +324,7 @@ def test_no_match_says_so(client: Client, viewer, tags) -> None:  # type: ignore
 
 def test_the_stale_view_lists_only_stale_tags_in_every_repository(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     response = client.get(stale_url("sort=name"))
     assert response.status_code == 200
@@ -335,7 +336,7 @@ def test_the_stale_view_lists_only_stale_tags_in_every_repository(
     assert listed(client.get(stale_url("stale_only=0&sort=name"))) == listed(response)
 
 
-def test_the_stale_view_of_one_repository(client: Client, viewer, tags, api) -> None:  # type: ignore[no-untyped-def]
+def test_the_stale_view_of_one_repository(client: Client, viewer, tags, api) -> None:
     make_tag(api, "api-old", is_stale=True)
     client.force_login(viewer)
     response = client.get(stale_url("repository=acme/api"))
@@ -358,19 +359,19 @@ def test_the_stale_view_of_one_repository(client: Client, viewer, tags, api) -> 
         ("first_seen", ["review-login-1", "review-signup-7", "review-search-9"]),
     ],
 )
-def test_sort_by_column(client: Client, viewer, tags, sort, expected) -> None:  # type: ignore[no-untyped-def]
+def test_sort_by_column(client: Client, viewer, tags, sort, expected) -> None:
     client.force_login(viewer)
     assert listed(client.get(tags_url(f"name=review-&sort={sort}"))) == expected
 
 
 def test_column_headers_link_to_their_sort_and_mark_the_current_one(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(tags_url("stale_only=1&sort=-size")).content.decode()
     base = reverse("tags", args=["main"])
-    sorted_header = re.search(r'aria-sort="descending">\s*<a href="([^"]+)"', html)
-    assert sorted_header.group(1) == f"{base}?stale_only=1&amp;sort=size"  # click again: flip
+    sorted_header = captured(r'aria-sort="descending">\s*<a href="([^"]+)"', html)
+    assert sorted_header == f"{base}?stale_only=1&amp;sort=size"  # click again: flip
     assert f'href="{base}?stale_only=1&amp;sort=name"' in html  # text sorts A→Z first
     assert f'href="{base}?stale_only=1&amp;sort=-first_seen"' in html  # dates newest first
     assert f'href="{base}?stale_only=1" hx-get=' in html  # newest created: the default
@@ -381,7 +382,7 @@ def test_column_headers_link_to_their_sort_and_mark_the_current_one(
 # -- paging ----------------------------------------------------------------------------
 
 
-def test_fifty_rows_a_page_and_the_pager_keeps_the_filter(client: Client, viewer, web) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_rows_a_page_and_the_pager_keeps_the_filter(client: Client, viewer, web) -> None:
     for n in range(120):
         make_tag(web, f"build-{n:03d}", is_stale=n % 2 == 0)
     client.force_login(viewer)
@@ -399,9 +400,11 @@ def test_fifty_rows_a_page_and_the_pager_keeps_the_filter(client: Client, viewer
 
 
 @pytest.mark.parametrize("page_size", [25, 100, 200])
-def test_the_page_size_is_selectable(client: Client, viewer, web, page_size) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_size_is_selectable(client: Client, viewer, web, page_size) -> None:
     Tag.objects.bulk_create(
-        TagFactory.build(name=f"t{n:03d}", manifest=ManifestFactory(repository=web), repository=web)
+        TagFactory.build(
+            name=f"t{n:03d}", manifest=ManifestFactory.create(repository=web), repository=web
+        )
         for n in range(210)
     )
     client.force_login(viewer)
@@ -410,7 +413,7 @@ def test_the_page_size_is_selectable(client: Client, viewer, web, page_size) -> 
     assert f'<option value="{page_size}" selected>' in response.content.decode()
 
 
-def test_a_page_past_the_end_shows_the_last_page(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_past_the_end_shows_the_last_page(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     assert len(listed(client.get(tags_url("page=99")))) == 6
     assert len(listed(client.get(tags_url("page=abc")))) == 6
@@ -419,7 +422,7 @@ def test_a_page_past_the_end_shows_the_last_page(client: Client, viewer, tags) -
 # -- HTMX --------------------------------------------------------------------------------
 
 
-def test_htmx_requests_get_the_listing_alone(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_htmx_requests_get_the_listing_alone(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     response = client.get(tags_url("stale_only=1"), **HTMX)
     html = response.content.decode()
@@ -433,7 +436,7 @@ def test_htmx_requests_get_the_listing_alone(client: Client, viewer, tags) -> No
 
 def test_the_full_page_has_the_drawer_and_the_filters_push_their_url(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
     assert '<div id="drawer"' in html
@@ -443,7 +446,7 @@ def test_the_full_page_has_the_drawer_and_the_filters_push_their_url(
     assert f'<a href="{detail}" hx-get="{detail}" hx-target="#drawer"' in html
 
 
-def test_a_history_restore_gets_the_whole_page(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_a_history_restore_gets_the_whole_page(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     response = client.get(tags_url(), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
     assert "<html" in response.content.decode()
@@ -452,12 +455,12 @@ def test_a_history_restore_gets_the_whole_page(client: Client, viewer, tags) -> 
 # -- queries -------------------------------------------------------------------------------
 
 
-def fill(repository, count: int) -> None:  # type: ignore[no-untyped-def]
+def fill(repository, count: int) -> None:
     for n in range(count):
         make_tag(repository, f"review-x-{n:02d}", is_stale=True, tag_count=2, platforms=["a", "b"])
 
 
-def queries_for(client: Client, url: str, **headers) -> int:  # type: ignore[no-untyped-def]
+def queries_for(client: Client, url: str, **headers) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url, **headers)
     assert response.status_code == 200
@@ -475,10 +478,10 @@ def queries_for(client: Client, url: str, **headers) -> int:  # type: ignore[no-
 )
 def test_the_page_costs_the_same_queries_for_10_or_100_rows(
     client: Client, viewer, registry, web, api, query
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     fill(web, 10)
-    add_tags(user=viewer, registry=registry, tag_ids=[Tag.objects.first().pk])
+    add_tags(user=viewer, registry=registry, tag_ids=[Tag.objects.earliest("pk").pk])
     few = queries_for(client, tags_url(query))
     few_htmx = queries_for(client, tags_url(query), **HTMX)
     fill(api, 90)
@@ -490,7 +493,7 @@ def test_the_page_costs_the_same_queries_for_10_or_100_rows(
 
 
 @pytest.mark.parametrize("query", ["sort=name", "name=x-%5Cd&name_mode=regex&sort=name"])
-def test_a_deep_page_costs_what_the_first_does(client: Client, viewer, web, query) -> None:  # type: ignore[no-untyped-def]
+def test_a_deep_page_costs_what_the_first_does(client: Client, viewer, web, query) -> None:
     client.force_login(viewer)
     fill(web, 100)
     first = queries_for(client, tags_url(f"{query}&page_size=25"))
@@ -502,7 +505,7 @@ def test_a_deep_page_costs_what_the_first_does(client: Client, viewer, web, quer
 @pytest.mark.parametrize("query", ["", "name=%5Ereview&name_mode=regex", "older_than_days=0"])
 def test_a_page_past_the_end_of_any_filter_shows_the_last_page(
     client: Client, viewer, tags, query
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
     every = listed(client.get(tags_url(query)))
     assert every
@@ -512,7 +515,7 @@ def test_a_page_past_the_end_of_any_filter_shows_the_last_page(
 # -- tag detail ---------------------------------------------------------------------------
 
 
-def test_the_detail_is_a_drawer_for_htmx_and_a_page_without(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_the_detail_is_a_drawer_for_htmx_and_a_page_without(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     url = reverse("tag_detail", args=[tags["review_old"].pk])
     drawer = client.get(url, **HTMX).content.decode()
@@ -527,7 +530,7 @@ def test_the_detail_is_a_drawer_for_htmx_and_a_page_without(client: Client, view
 
 def test_the_detail_shows_digest_media_type_dates_reason_and_layers(
     client: Client, viewer, tags
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tag = tags["review_old"]
     for n, size in enumerate([3 * MIB, 47 * MIB]):
         Layer.objects.create(manifest=tag.manifest, digest=f"sha256:{n}{'f' * 63}", size=size)
@@ -547,12 +550,14 @@ def test_the_detail_shows_digest_media_type_dates_reason_and_layers(
 
 def test_the_detail_of_a_multi_arch_image_lists_each_platform_with_its_digest(
     client: Client, viewer, tags, api
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     index = tags["multi"].manifest
     index.media_type = DOCKER_MANIFEST_LIST
     index.save()
     for platform in ["linux/amd64", "linux/arm64/v8"]:
-        child = ManifestFactory(repository=api, platforms=[platform], size=45 * MIB, tag_count=0)
+        child = ManifestFactory.create(
+            repository=api, platforms=[platform], size=45 * MIB, tag_count=0
+        )
         Layer.objects.create(manifest=child, digest="sha256:" + "1" * 64, size=45 * MIB)
         index.children.add(child)
     client.force_login(viewer)
@@ -564,7 +569,7 @@ def test_the_detail_of_a_multi_arch_image_lists_each_platform_with_its_digest(
     assert "Docker list" in html
 
 
-def test_the_detail_lists_the_other_tags_on_the_digest(client: Client, viewer, tags) -> None:  # type: ignore[no-untyped-def]
+def test_the_detail_lists_the_other_tags_on_the_digest(client: Client, viewer, tags) -> None:
     client.force_login(viewer)
     html = client.get(reverse("tag_detail", args=[tags["release"].pk]), **HTMX).content.decode()
     assert "shares digest with 1 other tag" in html
@@ -575,7 +580,7 @@ def test_the_detail_lists_the_other_tags_on_the_digest(client: Client, viewer, t
 
 def test_the_detail_says_why_a_tag_that_shares_a_protected_digest_is_kept(
     client: Client, viewer, web
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tag = make_tag(web, "review-x-1", stale_reason="shares its digest with protected tag latest")
     client.force_login(viewer)
     html = client.get(reverse("tag_detail", args=[tag.pk])).content.decode()
@@ -584,20 +589,20 @@ def test_the_detail_says_why_a_tag_that_shares_a_protected_digest_is_kept(
 
 def test_the_detail_costs_the_same_queries_however_big_the_image(
     client: Client, viewer, web
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client.force_login(viewer)
 
     def index_with(children: int, shared: int) -> Tag:
-        index = ManifestFactory(repository=web, media_type=OCI_INDEX, tag_count=shared + 1)
+        index = ManifestFactory.create(repository=web, media_type=OCI_INDEX, tag_count=shared + 1)
         for _ in range(children):
-            child = ManifestFactory(repository=web, tag_count=0)
+            child = ManifestFactory.create(repository=web, tag_count=0)
             Layer.objects.bulk_create(
                 Layer(manifest=child, digest=f"sha256:{n:064d}", size=n) for n in range(5)
             )
             index.children.add(child)
-        tag = TagFactory(manifest=index)
+        tag = TagFactory.create(manifest=index)
         for _ in range(shared):
-            TagFactory(manifest=index)
+            TagFactory.create(manifest=index)
         return tag
 
     small, big = index_with(1, 0), index_with(6, 60)

@@ -117,6 +117,8 @@ class RegistryClient:
             details.extend(parse_tag_details(document, what=what))
             url = response.links.get("next", {}).get("url")
             params = None  # the Link URL carries its own query
+            if url is None:
+                break
             if url in seen:
                 raise errors.InvalidResponse(f"The registry's pages loop back while {what}.")
             seen.add(url)

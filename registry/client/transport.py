@@ -242,7 +242,7 @@ class Transport:
             raise errors.InvalidResponse(
                 f"The token service answered with something that is not JSON while {what}."
             ) from exc
-        if not value:
+        if not value or not isinstance(value, str):
             raise errors.InvalidResponse(f"The token service sent no token while {what}.")
         self._tokens.put(scope, value, expires_in if isinstance(expires_in, int) else None)
         return value

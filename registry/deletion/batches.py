@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -75,9 +75,7 @@ def typed_count_matches(batch: DeletionBatch, typed: str) -> bool:
     return typed.replace(",", "").strip() == str(actionable_count(batch))
 
 
-def confirm_batch(
-    *, batch: DeletionBatch, actor: AbstractBaseUser | None, reason: str
-) -> DeletionBatch:
+def confirm_batch(*, batch: DeletionBatch, actor: User | None, reason: str) -> DeletionBatch:
     """Queue a planned batch, with the reason the audit log keeps (the caller enqueues it).
 
     On the web the confirmation form has the count typed back first (ConfirmBatchForm);

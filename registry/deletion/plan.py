@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
@@ -113,21 +113,23 @@ def plan_deletion(
     *,
     registry: Registry,
     tags: QuerySet[Tag],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str = "",
     source: str = DeletionBatch.Source.WEB,
     policy_name: str = "",
+    retry_of: DeletionBatch | None = None,
 ) -> DeletionBatch:
     """Save a planned batch for `tags` (the registry's), with each tag's action.
 
     `actor` None: a cleanup policy plans it (`policy_name`), recorded as SCHEDULE_ACTOR.
+    `retry_of`: the batch whose failed tags these are (registry.deletion.retry).
     Raises ValueError with NOTHING_SELECTED_MESSAGE when `tags` is empty.
     """
     tags = tags.filter(repository__registry=registry)
     selected = _planned_tags(tags)
     if not selected:
         raise ValueError(NOTHING_SELECTED_MESSAGE)
-    holders = _holders_of(manifest_ids=tags.values("manifest_id"))
+    holders = _holders_of(manifest_ids=tags.values_list("manifest_id", flat=True))
     in_index = _index_children(tags)
     decisions = _decide(selected, holders=holders, in_index=in_index)
     companions = _companions(
@@ -146,6 +148,7 @@ def plan_deletion(
             source=source,
             reason=reason,
             policy_name=policy_name,
+            retry_of=retry_of,
         )
         _save_items(batch=batch, selected=selected, decisions=decisions, holders=holders)
         _count_plan(batch=batch, selected=selected, decisions=decisions)
@@ -173,7 +176,7 @@ def _planned_tags(tags: QuerySet[Tag]) -> list[_PlannedTag]:
     return [_PlannedTag(*row) for row in rows]
 
 
-def _holders_of(*, manifest_ids: Iterable[int] | QuerySet[Tag]) -> Holders:
+def _holders_of(*, manifest_ids: Iterable[int]) -> Holders:
     """Every tag on these manifests, by manifest id."""
     holders: Holders = defaultdict(list)
     rows = Tag.objects.filter(manifest_id__in=manifest_ids).values_list(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from registry.client import RegistryClient, RegistryError
@@ -399,7 +399,7 @@ def _apply_pull(repo: Repository, event: RegistryEvent, outcome: Applied) -> str
     return ""
 
 
-def _move_last_pulled(rows, moment: datetime) -> None:  # type: ignore[no-untyped-def]
+def _move_last_pulled(rows: QuerySet[Manifest] | QuerySet[Tag], moment: datetime) -> None:
     """Forward only: an older pull delivered late changes nothing."""
     rows.filter(Q(last_pulled__isnull=True) | Q(last_pulled__lt=moment)).update(last_pulled=moment)
 

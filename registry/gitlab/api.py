@@ -163,7 +163,7 @@ def branches(client: GitLabClient, project_id: int) -> list[BranchInfo]:
     for row in rows:
         name = _text(row.get("name"))
         if name and len(str(row.get("name"))) <= NAME_LENGTH:
-            commit = row.get("commit") if isinstance(row.get("commit"), dict) else {}
+            commit = _object(row.get("commit"))
             found.append(BranchInfo(name, _sha(commit.get("id")), row.get("merged") is True))
     return found
 
@@ -187,7 +187,7 @@ def merge_requests(
         state = _text(row.get("state"), 16)
         if not iid or not source or state not in ("opened", "merged", "closed", "locked"):
             continue
-        author = row.get("author") if isinstance(row.get("author"), dict) else {}
+        author = _object(row.get("author"))
         found.append(
             MergeRequestInfo(
                 iid=iid,
@@ -291,7 +291,7 @@ def _deployment(row: dict[str, Any]) -> DeploymentInfo | None:
     deployment_id = _int(row.get("id"))
     if not deployment_id:
         return None
-    environment = row.get("environment") if isinstance(row.get("environment"), dict) else {}
+    environment = _object(row.get("environment"))
     return DeploymentInfo(
         id=deployment_id,
         environment_id=_int(environment.get("id")),

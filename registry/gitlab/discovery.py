@@ -88,15 +88,15 @@ def _store(
                 row.path, row.web_url = info.path, info.web_url
                 row.save(update_fields=["path", "web_url"])
         existing = {r.path: r for r in GitLabRepository.objects.filter(connection=connection)}
-        for path, info in repositories.items():
-            project = rows[info.project_id]
-            row = existing.get(path)
-            if row is None:
+        for path, repository in repositories.items():
+            project = rows[repository.project_id]
+            cached = existing.get(path)
+            if cached is None:
                 GitLabRepository.objects.create(
-                    connection=connection, path=path, gitlab_id=info.id, project=project
+                    connection=connection, path=path, gitlab_id=repository.id, project=project
                 )
-            elif (row.gitlab_id, row.project_id) != (info.id, project.pk):
-                row.gitlab_id, row.project = info.id, project
-                row.save(update_fields=["gitlab_id", "project"])
+            elif (cached.gitlab_id, cached.project_id) != (repository.id, project.pk):
+                cached.gitlab_id, cached.project = repository.id, project
+                cached.save(update_fields=["gitlab_id", "project"])
         gone = set(existing) - set(repositories)
         GitLabRepository.objects.filter(connection=connection, path__in=gone).delete()

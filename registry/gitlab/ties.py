@@ -150,14 +150,14 @@ class RegistryTies:
             if (values := stored_values(tie)) != self.stored.get(pk)
         }
         untied = [pk for pk in self.seen if pk in self.stored and pk not in self.ties]
-        for chunk in chunks([*changed, *untied]):
-            TagGitLab.objects.filter(tag_id__in=chunk).delete()
+        for tag_ids in chunks([*changed, *untied]):
+            TagGitLab.objects.filter(tag_id__in=tag_ids).delete()
         rows = [
             TagGitLab(tag_id=pk, **dict(zip(TIE_FIELDS, values, strict=True)))
             for pk, values in changed.items()
         ]
-        for chunk in chunks(rows):
-            TagGitLab.objects.bulk_create(chunk)
+        for row_chunk in chunks(rows):
+            TagGitLab.objects.bulk_create(row_chunk)
         return len(changed) + len(untied)
 
 

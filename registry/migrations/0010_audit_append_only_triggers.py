@@ -59,12 +59,12 @@ DROP FUNCTION IF EXISTS janitor_refuse_finished_item_update();
 """
 
 
-def create_triggers(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def create_triggers(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(FUNCTIONS + TRIGGERS, params=None)
 
 
-def drop_triggers(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def drop_triggers(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP, params=None)
 

@@ -42,12 +42,12 @@ DROP FUNCTION IF EXISTS janitor_refuse_batch_identity_change();
 """
 
 
-def create_trigger(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def create_trigger(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(FUNCTION, params=None)
 
 
-def drop_trigger(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def drop_trigger(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP, params=None)
 

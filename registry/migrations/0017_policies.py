@@ -33,12 +33,12 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def guard_policy_name(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def guard_policy_name(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(FUNCTION, params=None)
 
 
-def unguard_policy_name(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def unguard_policy_name(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         from importlib import import_module
 

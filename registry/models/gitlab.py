@@ -10,6 +10,8 @@ written with the staleness verdicts (`registry.gitlab.ties`), never by hand.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 
 from .cache import Registry, Tag
@@ -176,7 +178,7 @@ class GitLabMergeRequest(models.Model):
         return self.state in (self.State.MERGED, self.State.CLOSED)
 
     @property
-    def finished_at(self):  # type: ignore[no-untyped-def]
+    def finished_at(self) -> datetime | None:
         return self.merged_at if self.state == self.State.MERGED else self.closed_at
 
 

@@ -8,7 +8,7 @@ wrote, and its page shows every tag before the click.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from registry.deletion.batches import ConfirmationError, confirm_batch
 from registry.models import DeletionBatch, PolicyRun
@@ -19,7 +19,7 @@ NOT_A_PROPOSAL_MESSAGE = (
 )
 
 
-def approve_proposal(*, run: PolicyRun, actor: AbstractBaseUser, reason: str = "") -> DeletionBatch:
+def approve_proposal(*, run: PolicyRun, actor: User, reason: str = "") -> DeletionBatch:
     """Confirm the run's plan as `actor`; the caller hands it to a worker.
 
     Raises ConfirmationError (NOT_A_PROPOSAL_MESSAGE, or confirm_batch's).

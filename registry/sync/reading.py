@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,7 +76,7 @@ class RepositoryRead:
 
 def read_repositories_ahead(
     *, registry: Registry, client: RegistryClient, names: list[str], tag_details: bool = False
-) -> Iterator[RepositoryRead]:
+) -> Generator[RepositoryRead]:
     """Each repository's read, in order; the next is read while the caller writes this one.
 
     The registry's requests for one repository overlap the database writes of the

@@ -84,9 +84,9 @@ def write_tags(*, repo: Repository, state: RepositoryState, now: datetime) -> in
             cached[digest] = CachedManifest(pk, size, created, platforms, revision)
     manifest_ids = _insert_manifests(repo=repo, state=state, cached=cached)
     existing: dict[str, CachedTag] = {}
-    for chunk in chunks(sorted(state.tag_digests)):
-        rows = Tag.objects.filter(repository=repo, name__in=chunk)
-        for pk, name, digest in rows.values_list("pk", "name", "manifest__digest"):
+    for names in chunks(sorted(state.tag_digests)):
+        tag_rows = Tag.objects.filter(repository=repo, name__in=names)
+        for pk, name, digest in tag_rows.values_list("pk", "name", "manifest__digest"):
             existing[name] = CachedTag(pk, digest)
     return _apply_tag_changes(
         repo=repo,
@@ -106,13 +106,13 @@ def _insert_manifests(
     indexes = [f for f in state.fetched.values() if f.document.is_index]
     known = dict(cached)
     for batch in (images, indexes):
-        rows = [_manifest_row(repo=repo, fetched=f, known=known) for f in batch]
-        for chunk in chunks(rows):
-            Manifest.objects.bulk_create(chunk, ignore_conflicts=True)
+        new_rows = [_manifest_row(repo=repo, fetched=f, known=known) for f in batch]
+        for row_chunk in chunks(new_rows):
+            Manifest.objects.bulk_create(row_chunk, ignore_conflicts=True)
         new_digests = [f.document.digest for f in batch]
-        for chunk in chunks(new_digests):
-            rows = Manifest.objects.filter(repository=repo, digest__in=chunk)
-            for pk, digest, size, created, platforms, revision in rows.values_list(
+        for digests in chunks(new_digests):
+            saved = Manifest.objects.filter(repository=repo, digest__in=digests)
+            for pk, digest, size, created, platforms, revision in saved.values_list(
                 *CACHED_MANIFEST_FIELDS
             ):
                 known[digest] = CachedManifest(pk, size, created, platforms, revision)
@@ -163,8 +163,8 @@ def _insert_layers_and_children(
         for f in fetched
         for layer in f.document.layers
     ]
-    for chunk in chunks(layers):
-        Layer.objects.bulk_create(chunk)
+    for layer_chunk in chunks(layers):
+        Layer.objects.bulk_create(layer_chunk)
     through = Manifest.children.through
     links = [
         through(from_manifest_id=known[f.document.digest].id, to_manifest_id=known[c.digest].id)
@@ -172,8 +172,8 @@ def _insert_layers_and_children(
         for c in f.document.children
         if c.digest in known
     ]
-    for chunk in chunks(links):
-        through.objects.bulk_create(chunk, ignore_conflicts=True)
+    for link_chunk in chunks(links):
+        through.objects.bulk_create(link_chunk, ignore_conflicts=True)
 
 
 def _apply_tag_changes(
@@ -203,12 +203,12 @@ def _apply_tag_changes(
         elif cached.digest != digest:
             changed.append(Tag(pk=cached.id, manifest_id=manifest_ids[digest], last_changed=now))
     removed = [tag.id for name, tag in existing.items() if name not in state.tag_digests]
-    for chunk in chunks(added):
-        Tag.objects.bulk_create(chunk)
-    for chunk in chunks(changed):
-        Tag.objects.bulk_update(chunk, ["manifest", "last_changed"])
-    for chunk in chunks(removed):
-        Tag.objects.filter(pk__in=chunk).delete()
+    for new_tags in chunks(added):
+        Tag.objects.bulk_create(new_tags)
+    for moved_tags in chunks(changed):
+        Tag.objects.bulk_update(moved_tags, ["manifest", "last_changed"])
+    for removed_ids in chunks(removed):
+        Tag.objects.filter(pk__in=removed_ids).delete()
     counts.tags_added += len(added)
     counts.tags_changed += len(changed)
     counts.tags_removed += len(removed)

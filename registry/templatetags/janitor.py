@@ -6,6 +6,9 @@ from datetime import timedelta
 
 from django import template
 
+from registry import audit
+from registry.models import DeletionBatch
+
 register = template.Library()
 
 
@@ -20,3 +23,9 @@ def lockout_duration(value: timedelta) -> str:
     if minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+@register.filter
+def outcome_summary(batch: DeletionBatch) -> str:
+    """ "3 deleted · 1 already absent · 2 failed" for a finished batch, else ""."""
+    return audit.outcome_summary(batch)

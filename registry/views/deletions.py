@@ -33,9 +33,6 @@ from django_htmx.http import (
 from registry import selection
 from registry.deletion.batches import (
     ALREADY_FINISHED_MESSAGE,
-    GC_COMMAND,
-    GC_EXPLANATION,
-    GC_UNTAGGED_WARNING,
     NOTHING_TO_DO_MESSAGE,
     ConfirmationError,
     actionable_count,
@@ -47,12 +44,15 @@ from registry.deletion.batches import (
     saved_progress,
     typed_count_message,
 )
+from registry.deletion.garbage import gc_hint
 from registry.deletion.lease import is_waiting_for_a_worker, lease_has_expired
 from registry.deletion.plan import plan_deletion
+from registry.deletion.retry import RetryError, plan_retry, retry_count
 from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
 from registry.models import DeletionBatch, DeletionItem, PolicyRun, Registry
 from registry.pull_tracking import mark_items_last_pulled, pulls_tracked_since
+from registry.sync_health import PREVIEW_WARNING
 
 from .access import (
     HtmxHttpRequest,
@@ -67,6 +67,8 @@ TEMPLATE = "registry/batch.html"
 BATCH_PAGE_SIZE = 200
 # Sent when the progress poll sees the batch finished: the items table reloads.
 BATCH_FINISHED_EVENT = "batch-finished"
+# Sent when a poll sees more tags done than the page showed: the items table follows.
+BATCH_PROGRESSED_EVENT = "batch-progressed"
 # The confirm form's button that hands a confirmed batch to a worker again.
 HAND_OVER = "hand-over"
 
@@ -116,7 +118,7 @@ def deletion_plan(request: HtmxHttpRequest, name: str) -> HttpResponse:
     registry = get_registry_for_deleter(request, name)
     tags = selection.selected_tags(user=request.user, registry=registry)
     try:
-        batch = plan_deletion(registry=registry, tags=tags, actor=request.user)  # type: ignore[arg-type]
+        batch = plan_deletion(registry=registry, tags=tags, actor=request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
         return _redirect(request, reverse("selection", args=[registry.name]))
@@ -173,6 +175,18 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def batch_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """*Retry failed*: plan a finished batch's failed and not-attempted tags again."""
+    batch = get_batch_for_deleter(request, pk)
+    try:
+        retry = plan_retry(batch=batch, actor=request.user)
+    except RetryError as exc:
+        messages.error(request, exc.message)
+        return _redirect(request, reverse("batch", args=[batch.pk]))
+    return _redirect(request, reverse("batch", args=[retry.pk]))
+
+
+@require_POST
 def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Discard a plan (back to the selection), or ask a running batch to stop."""
     batch = get_batch_for_deleter(request, pk)
@@ -197,6 +211,8 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The progress region, polled every second while the batch is queued or running.
 
+    The poll says how many tags the page shows done (`?done=`); when more are, the page
+    is told to reload its items table too, so rows and counts follow the header.
     Once it is not, the region comes back as the summary with 286, which stops the
     polling, and the page is told to reload its items (their outcomes are final).
     """
@@ -204,6 +220,9 @@ def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = _status_context(batch)
     response = render(request, f"{TEMPLATE}#progress", context)
     if context["polling"]:
+        if request.GET.get("done") != str(context["progress"].done):
+            # The page showed fewer tags done: its items table reloads with this region.
+            trigger_client_event(response, BATCH_PROGRESSED_EVENT, after="settle")
         return response
     stopped = HttpResponseStopPolling(response.content)
     return trigger_client_event(stopped, BATCH_FINISHED_EVENT, after="settle")
@@ -250,14 +269,16 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         if batch.status == Status.PLANNED and not actionable
         else "",
         "reclaimable_note": RECLAIMABLE_NOTE,
+        "cache_warning": PREVIEW_WARNING,
         "duration": duration_text(batch.duration_seconds),
-        "gc_command": GC_COMMAND,
-        "gc_explanation": GC_EXPLANATION,
-        "gc_untagged_warning": GC_UNTAGGED_WARNING,
+        # How to free the disk: only a finished batch's summary says it.
+        "gc": None if polling else gc_hint(Registry.objects.filter(pk=batch.registry_id).first()),
         "nothing_deleted_note": NOTHING_DELETED_NOTE,
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
+        "progressed_event": BATCH_PROGRESSED_EVENT,
         "waiting_for_a_worker": is_waiting_for_a_worker(batch),
+        "retry_count": retry_count(batch),
         "hand_over": HAND_OVER,
     }
 

@@ -145,7 +145,7 @@ def policy_approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         batch = approve_proposal(
             run=run, actor=request.user, reason=request.POST.get("reason", "").strip()
-        )  # type: ignore[arg-type]
+        )
     except ConfirmationError as exc:
         messages.error(request, exc.message)
         target = reverse("batch", args=[run.batch_id]) if run.batch_id else None

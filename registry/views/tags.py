@@ -68,7 +68,7 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
     page_ids = [tag.pk for tag in rows]
     gitlab = connection_of(registry)
     ties = ties_for(page_ids) if gitlab else {}
-    for tag in rows:
+    for tag in rows:  # display-only attributes, read by the row template
         tag.media_type_name = media_type_name(tag.manifest.media_type)  # type: ignore[attr-defined]
         tag.gitlab_tie = ties.get(tag.pk)  # type: ignore[attr-defined]
     mark_last_pulled(rows, tracked_since=pulls_tracked_since(registry=registry))

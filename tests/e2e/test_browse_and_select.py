@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,51 +12,46 @@ from playwright.sync_api import Page, expect
 
 from registry.staleness import refresh_staleness
 from tests.e2e.browser import log_in
+from tests.e2e.conftest import Screen
 from tests.factories import ManifestFactory, RegistryFactory, RepositoryFactory, TagFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """docs/ (the README's pictures) with SAVE_SCREENSHOTS=1 (`make screenshots`), else tmp."""
-    return DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
 
 
 MB = 1024 * 1024  # filesizeformat counts in binary units
 
 
 @pytest.fixture
-def team_registry():  # type: ignore[no-untyped-def]
+def team_registry():
     """acme/web: 120 review builds 30-149 days old (90 over 60 days), 10 fresh, latest+master."""
     now = timezone.now()
-    registry = RegistryFactory(name="main")
-    web = RepositoryFactory(registry=registry, name="acme/web")
-    api = RepositoryFactory(registry=registry, name="acme/api")
+    registry = RegistryFactory.create(name="main")
+    web = RepositoryFactory.create(registry=registry, name="acme/web")
+    api = RepositoryFactory.create(registry=registry, name="acme/api")
     for n in range(120):
         created = now - timedelta(days=30 + n)
-        manifest = ManifestFactory(repository=web, size=10 * MB, created=created)
-        TagFactory(manifest=manifest, name=f"review-login-{n}", first_seen=created)
+        manifest = ManifestFactory.create(repository=web, size=10 * MB, created=created)
+        TagFactory.create(manifest=manifest, name=f"review-login-{n}", first_seen=created)
     for n in range(10):
-        manifest = ManifestFactory(repository=web, size=5 * MB, created=now - timedelta(days=1))
-        TagFactory(manifest=manifest, name=f"review-fresh-{n}")
-    shared = ManifestFactory(repository=web, size=50 * MB, created=now, tag_count=2)
-    TagFactory(manifest=shared, name="latest")
-    TagFactory(manifest=shared, name="master")
-    TagFactory(manifest=ManifestFactory(repository=api, size=70 * MB), name="v1.0.0")
+        manifest = ManifestFactory.create(
+            repository=web, size=5 * MB, created=now - timedelta(days=1)
+        )
+        TagFactory.create(manifest=manifest, name=f"review-fresh-{n}")
+    shared = ManifestFactory.create(repository=web, size=50 * MB, created=now, tag_count=2)
+    TagFactory.create(manifest=shared, name="latest")
+    TagFactory.create(manifest=shared, name="master")
+    TagFactory.create(manifest=ManifestFactory.create(repository=api, size=70 * MB), name="v1.0.0")
     refresh_staleness(registry=registry)
     return registry
 
 
 def test_find_stale_review_images_select_all_across_pages(
-    page: Page, live_server, janitor, team_registry, screenshots: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, live_server, janitor, team_registry, screenshots: Path, screen: Screen
+) -> None:
     log_in(page, live_server, janitor)
 
     expect(page.locator("svg").first).to_be_visible()  # the dashboard's charts
-    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+    screen.screenshot(page, screenshots, "dashboard.png")
 
     page.goto(f"{live_server.url}/registries/main/stale/?repository=acme/web")
     page.locator('input[name="older_than_days"]').fill("60")
@@ -77,7 +71,7 @@ def test_find_stale_review_images_select_all_across_pages(
     expect(page.locator(".listing-bar .count")).to_contain_text("page 2 of 2")
     expect(bar).to_contain_text("90 tags selected")
     expect(page.locator("input.select-tag:checked")).to_have_count(40)
-    page.screenshot(path=str(screenshots / "tags.png"), full_page=True)
+    screen.screenshot(page, screenshots, "tags.png")
 
     # Keyboard: focus a checkbox, Space unselects it, the bar follows.
     first = page.locator("input.select-tag").first
@@ -92,7 +86,7 @@ def test_find_stale_review_images_select_all_across_pages(
 
 def test_tag_detail_shows_the_tags_sharing_its_digest(
     page: Page, live_server, viewer, team_registry
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     log_in(page, live_server, viewer)
     page.goto(f"{live_server.url}/registries/main/tags/?repository=acme/web&name=latest")
 

@@ -6,7 +6,6 @@ Redis to a `celery worker` process while the page polls its progress.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,18 +17,13 @@ from devtools.image_builder import push_image, retag
 from registry.models import DeletionBatch, StalenessRules
 from registry.registries import save_registry
 from registry.sync import sync_registry
-from tests.e2e.browser import log_in
+from tests.e2e.browser import go_to, log_in
+from tests.e2e.conftest import Screen
 from tests.support.fault_proxy import Delay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 OLD = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    return DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path
 
 
 def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
@@ -41,7 +35,8 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     fault_proxy,
     janitor,
     screenshots: Path,
-) -> None:  # type: ignore[no-untyped-def]
+    screen: Screen,
+) -> None:
     for n in range(12):
         push_image(registry_client, "acme/web", f"review-login-{n}", created=OLD)
     # review-shared-0 shares its digest with release-1, which is not stale: untag only.
@@ -69,7 +64,7 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     untag_row = page.locator("tr", has_text="review-shared-0")
     expect(untag_row).to_contain_text("Untag only")
     expect(untag_row).to_contain_text("release-1")
-    page.screenshot(path=str(screenshots / "preview.png"), full_page=True)
+    screen.screenshot(page, screenshots, "preview.png", phone_shows=untag_row)
 
     page.get_by_label(re.compile("Reason")).fill("Review apps of merged branches")
     page.get_by_role("button", name=re.compile(r"^Delete 12 tags, untag 1")).click()
@@ -78,13 +73,13 @@ def test_select_preview_confirm_watch_and_find_the_batch_in_the_audit_log(
     expect(progress).to_contain_text("Deleting")
     expect(progress).to_contain_text("Summary", timeout=30_000)
     expect(progress).to_contain_text("garbage-collect")
-    page.screenshot(path=str(screenshots / "batch.png"), full_page=True)
+    screen.screenshot(page, screenshots, "batch.png")
 
     batch = DeletionBatch.objects.get()
     assert batch.status == DeletionBatch.Status.SUCCEEDED, batch.error
     assert set(registry_client.list_tags("acme/web")) == {"release-1", "latest"}
 
-    page.get_by_role("link", name="Audit log").click()
+    go_to(page, "Audit log")
     expect(page.locator("h1")).to_contain_text("Audit log")
     expect(page.locator("main")).to_contain_text("review-login-0")
     page.get_by_role("link", name="Batches", exact=True).click()

@@ -24,8 +24,8 @@ def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
 def log(db: None) -> dict[str, DeletionBatch]:
     """Three batches, newest last: one on main in full, a partial one on staging from the
     command line, and an open plan on main. Returned by name: first, second, plan."""
-    first = DeletionBatchFactory(
-        registry=RegistryFactory(name="main"),
+    first = DeletionBatchFactory.create(
+        registry=RegistryFactory.create(name="main"),
         planned_by_username="jan-janitor",
         confirmed_by_username="ada-admin",
         reason="stale review images",
@@ -37,14 +37,14 @@ def log(db: None) -> dict[str, DeletionBatch]:
         refused_count=1,
         bytes_deleted=50 * MIB,
     )
-    DeletionItemFactory(
+    DeletionItemFactory.create(
         batch=first,
         position=1,
         tag="review-1",
         digest="sha256:" + "ab" * 32,
         finished_at=at(1, 10, 5),
     )
-    DeletionItemFactory(
+    DeletionItemFactory.create(
         batch=first,
         position=2,
         tag="latest",
@@ -53,7 +53,7 @@ def log(db: None) -> dict[str, DeletionBatch]:
         note="Also tagged keep-me (not in the plan): only this tag is removed.",
         finished_at=at(1, 10, 6),
     )
-    DeletionItemFactory(
+    DeletionItemFactory.create(
         batch=first,
         position=3,
         repository_name="acme/api",
@@ -64,8 +64,8 @@ def log(db: None) -> dict[str, DeletionBatch]:
         http_status=None,
         finished_at=None,
     )
-    second = DeletionBatchFactory(
-        registry=RegistryFactory(name="staging"),
+    second = DeletionBatchFactory.create(
+        registry=RegistryFactory.create(name="staging"),
         planned_by_username="sam-ops",
         reason="disk full",
         source=DeletionBatch.Source.CLI,
@@ -76,8 +76,8 @@ def log(db: None) -> dict[str, DeletionBatch]:
         failed_count=1,
         bytes_deleted=10 * MIB,
     )
-    DeletionItemFactory(batch=second, position=1, tag="review-2", finished_at=at(5, 10, 1))
-    DeletionItemFactory(
+    DeletionItemFactory.create(batch=second, position=1, tag="review-2", finished_at=at(5, 10, 1))
+    DeletionItemFactory.create(
         batch=second,
         position=2,
         tag="review-3",
@@ -87,15 +87,15 @@ def log(db: None) -> dict[str, DeletionBatch]:
         finished_at=at(5, 10, 2),
     )
     # Its own reason, so that what the pages show of the first batch can't come from it.
-    plan = DeletionBatchFactory(
-        registry=RegistryFactory(name="main"),
+    plan = DeletionBatchFactory.create(
+        registry=RegistryFactory.create(name="main"),
         planned_by_username="jan-janitor",
         reason="review builds of merged branches",
         planned_at=at(10),
         status=DeletionBatch.Status.PLANNED,
         tags_planned=1,
     )
-    DeletionItemFactory(
+    DeletionItemFactory.create(
         batch=plan,
         position=1,
         tag="review-9",

@@ -69,7 +69,7 @@ def start_registry(root: Path, notifying: NotifyingRegistry, *, notify: bool) ->
 
 
 @pytest.fixture
-def notifying_registry(live_server, tmp_path: Path) -> Iterator[NotifyingRegistry]:  # type: ignore[no-untyped-def]
+def notifying_registry(live_server, tmp_path: Path) -> Iterator[NotifyingRegistry]:
     """An empty registry, known to the dashboard as `live`, that notifies the live server."""
     yield from _notifying(tmp_path, base_url=live_server.url)
 
@@ -93,6 +93,7 @@ def _notifying(tmp_path: Path, *, base_url: str) -> Iterator[NotifyingRegistry]:
     # The row first (the secret belongs to it), then the process, then its real URL.
     registry, _ = save_registry(name="live", url="http://127.0.0.1:9")
     endpoint, _ = ensure_endpoint(registry=registry)
+    # local and client are set as soon as the registry process runs, just below.
     notifying = NotifyingRegistry(registry, None, None, endpoint, base_url)  # type: ignore[arg-type]
     notifying.local = start_registry(tmp_path / "registry", notifying, notify=True)
     notifying.client = RegistryClient(notifying.local.url, sleep=lambda seconds: None)

@@ -80,7 +80,7 @@ class FakeGitLab(StandInGitLab):
         body = json.dumps({"token": self.issuer.sign(username, granted)}).encode()
         return 200, json_type, body
 
-    def _may(self, token, repository: str, action: str) -> bool:  # type: ignore[no-untyped-def]
+    def _may(self, token, repository: str, action: str) -> bool:
         project = self.project_of_repository(repository)
         if project is None:
             return False

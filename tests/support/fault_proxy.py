@@ -363,7 +363,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(length))
 
         def _read_chunked(self) -> bytes:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
@@ -395,6 +395,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _send_upstream(self, upstream: http.client.HTTPConnection, body: bytes | None) -> None:
             if upstream.sock is None:
                 upstream.connect()
+                assert upstream.sock is not None
                 upstream.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():

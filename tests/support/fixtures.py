@@ -134,7 +134,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, redis_server: RedisServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+def celery_worker(transactional_db, redis_server: RedisServer, tmp_path: Path):
     """A worker process consuming from `redis_server`; tasks sent in the test go there."""
     worker = CeleryWorker(broker_url=redis_server.url, log_path=tmp_path / "worker.log").start()
     try:
@@ -154,12 +154,13 @@ def tasks_sent_to(broker_url: str) -> Iterator[None]:
     previous = (app.conf.broker_url, app.conf.task_always_eager)
 
     def use_broker(url: str, eager: bool) -> None:
-        app.conf.broker_url, app.conf.task_always_eager = url, eager
+        app.conf.update(broker_url=url, task_always_eager=eager)
         # Producer and connection pools are kept per broker URL by kombu, process-wide:
         # drop them all, so the next send connects afresh (to this broker).
         kombu_pools.reset()
-        app._pool = None
-        app.amqp._producer_pool = None
+        # The app's own pools are private attributes: no public call resets them.
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
     use_broker(broker_url, False)
     try:

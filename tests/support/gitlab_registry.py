@@ -66,7 +66,9 @@ class GitLabRegistryPlay:
     def _delete_tag(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None
     ) -> Answer | None:
-        name, tag = re.match(r"^/v2/(.+)/manifests/([^/?]+)", path).groups()  # type: ignore[union-attr]
+        found = re.match(r"^/v2/(.+)/manifests/([^/?]+)", path)
+        assert found, path
+        name, tag = found.groups()
         status, answer_headers, answer = self._upstream("DELETE", path, headers)
         if status in (401, 403):
             return status, answer_headers, answer  # the real registry checked the token
@@ -148,9 +150,7 @@ class GitLabRegistryPlay:
         }
 
     def _upstream(self, method: str, path: str, headers: dict[str, str]) -> Answer:
-        connection = http.client.HTTPConnection(
-            self.upstream.hostname, self.upstream.port, timeout=30
-        )
+        connection = http.client.HTTPConnection(self.upstream.netloc, timeout=30)
         try:
             sent = {k: v for k, v in headers.items() if k.lower() in ("authorization", "accept")}
             connection.request(method, path, headers=sent)

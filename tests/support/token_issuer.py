@@ -98,7 +98,7 @@ class TokenIssuer:
         self.token_lifetime = token_lifetime
         self.expire_for_registry = expire_for_registry
         self._own_tmp = tempfile.TemporaryDirectory(prefix="token-issuer-") if not workdir else None
-        self.workdir = Path(workdir or self._own_tmp.name)  # type: ignore[union-attr]
+        self.workdir = Path(workdir or self._own_tmp.name)  # type: ignore[union-attr]  # set when workdir is not
         self.cert_path = self.workdir / "token-signing.crt"
         self._key, certificate = _self_signed_certificate()
         self.cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

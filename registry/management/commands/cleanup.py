@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.deletion.batches import (
@@ -203,7 +203,7 @@ class Command(BaseCommand):
         *,
         registry: Registry,
         filter_form: CleanupFilterForm,
-        actor: AbstractBaseUser,
+        actor: User,
         reason: str,
     ) -> DeletionBatch | None:
         if problems := filter_form.field_errors():
@@ -234,7 +234,7 @@ class Command(BaseCommand):
 
     # -- applying ------------------------------------------------------------------------
 
-    def _apply(self, *, batch: DeletionBatch, actor: AbstractBaseUser, reason: str) -> None:
+    def _apply(self, *, batch: DeletionBatch, actor: User, reason: str) -> None:
         if batch.status == DeletionBatch.Status.PLANNED:
             try:
                 # Naming the batch by id on the command line is the confirmation.
@@ -307,7 +307,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _actor(username: str | None) -> AbstractBaseUser:
+def _actor(username: str | None) -> User:
     """The user the batch is recorded under: --actor, or the one named like the OS login."""
     users = get_user_model()._default_manager
     if username:

@@ -48,8 +48,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        policy = CleanupPolicy.objects.select_related("registry").filter(name=options["name"])
-        policy = policy.first()
+        policies = CleanupPolicy.objects.select_related("registry")
+        policy = policies.filter(name=options["name"]).first()
         if policy is None:
             raise CommandError(unknown_policy_message(options["name"]))
         run = run_policy(policy=policy, trigger=PolicyRun.Trigger.CLI, apply=options["apply"])
