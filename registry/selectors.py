@@ -10,7 +10,17 @@ from typing import Any
 from django.db.models import Count, Prefetch, QuerySet
 
 from .client.media_types import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
-from .models import Layer, Manifest, Registry, RegistryChange, Tag
+from .models import (
+    CleanupPolicy,
+    DeletionBatch,
+    DeletionItem,
+    Layer,
+    Manifest,
+    PolicyRun,
+    Registry,
+    RegistryChange,
+    Tag,
+)
 
 # Other tags on the same digest listed in a tag's detail; the rest are counted.
 SHARED_TAGS_SHOWN = 50
@@ -182,4 +192,62 @@ def registries_to_manage() -> QuerySet[Registry]:
         Registry.objects.select_related("gitlab")
         .annotate(repository_count=Count("repos"))
         .order_by("name")
+    )
+
+
+# -- a deletion batch's page ---------------------------------------------------------
+
+
+def registry_of(batch: DeletionBatch) -> Registry | None:
+    """The batch's registry, or None once it has been removed (the batch stays)."""
+    return Registry.objects.filter(pk=batch.registry_id).first()
+
+
+def policy_run_of(batch: DeletionBatch) -> PolicyRun | None:
+    """The cleanup policy's run that proposed the batch, if one did."""
+    if batch.source != DeletionBatch.Source.POLICY:
+        return None
+    return PolicyRun.objects.filter(batch=batch).select_related("policy").first()
+
+
+def batch_items(
+    batch: DeletionBatch, *, action: str = "", outcome: str = ""
+) -> QuerySet[DeletionItem]:
+    """The batch's items in plan order, of one action and one outcome when asked."""
+    items = DeletionItem.objects.filter(batch=batch).order_by("position")
+    if action:
+        items = items.filter(action=action)
+    if outcome:
+        items = items.filter(outcome=outcome)
+    return items
+
+
+def outcome_counts(batch: DeletionBatch) -> dict[str, int]:
+    """How many of the batch's items have each outcome."""
+    return dict(
+        DeletionItem.objects.filter(batch=batch)
+        .order_by()
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+    )
+
+
+# -- cleanup policies ----------------------------------------------------------------
+
+
+def policies_in_order() -> QuerySet[CleanupPolicy]:
+    return CleanupPolicy.objects.select_related("registry").order_by("name")
+
+
+def last_policy_run(policy: CleanupPolicy) -> PolicyRun | None:
+    return PolicyRun.objects.filter(policy=policy).select_related("batch").first()
+
+
+def policy_history(policy: CleanupPolicy, *, length: int) -> list[PolicyRun]:
+    """The policy's newest `length` runs, newest first, with their batches and notices."""
+    return list(
+        PolicyRun.objects.filter(policy=policy)
+        .select_related("batch")
+        .prefetch_related("notices")
+        .order_by("-started_at", "-pk")[:length]
     )

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -50,8 +49,9 @@ from registry.deletion.plan import plan_deletion
 from registry.deletion.retry import RetryError, plan_retry, retry_count
 from registry.enqueue import QueueUnavailable, start_batch
 from registry.forms import ConfirmBatchForm
-from registry.models import DeletionBatch, DeletionItem, PolicyRun, Registry
+from registry.models import DeletionBatch, DeletionItem
 from registry.pull_tracking import mark_items_last_pulled, pulls_tracked_since
+from registry.selectors import batch_items, outcome_counts, policy_run_of, registry_of
 from registry.sync_health import PREVIEW_WARNING
 
 from .access import (
@@ -133,15 +133,8 @@ def batch_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """
     batch = get_batch_for_viewer(request, pk)
     context = {**_items_context(request, batch), **_status_context(batch)}
-    context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
+    context["registry"] = registry_of(batch)
     return render_page(request, TEMPLATE, context, partial="items")
-
-
-def _policy_run(batch: DeletionBatch) -> PolicyRun | None:
-    """The cleanup policy's run that proposed the batch, if one did."""
-    if batch.source != DeletionBatch.Source.POLICY:
-        return None
-    return PolicyRun.objects.filter(batch=batch).select_related("policy").first()
 
 
 @require_POST
@@ -169,7 +162,7 @@ def batch_confirm(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         }
         if not wants_partial(request):
             context.update(_items_context(request, batch))
-            context["registry"] = Registry.objects.filter(pk=batch.registry_id).first()
+            context["registry"] = registry_of(batch)
         return render_page(request, TEMPLATE, context, partial="confirm")
     return _hand_to_a_worker(request, batch)
 
@@ -200,7 +193,7 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         _start_quietly(request, batch)
     if batch.status == Status.DISCARDED:
         messages.success(request, DISCARDED_MESSAGE)
-        if Registry.objects.filter(pk=batch.registry_id).exists():
+        if registry_of(batch) is not None:
             return _redirect(request, reverse("selection", args=[batch.registry_name]))
     else:
         messages.info(request, CANCEL_REQUESTED_MESSAGE)
@@ -257,7 +250,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
     actionable = actionable_count(batch)
     return {
         "batch": batch,
-        "policy_run": _policy_run(batch),
+        "policy_run": policy_run_of(batch),
         "polling": polling,
         # Counted from the items while running; a finished batch has its figures saved.
         "progress": batch_progress(batch=batch) if polling else saved_progress(batch=batch),
@@ -272,7 +265,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         "cache_warning": PREVIEW_WARNING,
         "duration": duration_text(batch.duration_seconds),
         # How to free the disk: only a finished batch's summary says it.
-        "gc": None if polling else gc_hint(Registry.objects.filter(pk=batch.registry_id).first()),
+        "gc": None if polling else gc_hint(registry_of(batch)),
         "nothing_deleted_note": NOTHING_DELETED_NOTE,
         "already_finished": ALREADY_FINISHED_MESSAGE,
         "finished_event": BATCH_FINISHED_EVENT,
@@ -288,11 +281,7 @@ def _items_context(request: HtmxHttpRequest, batch: DeletionBatch) -> dict[str, 
     show_outcomes = batch.status != Status.PLANNED
     action = _one_of(request.GET.get("action", ""), Action.values)
     outcome = _one_of(request.GET.get("outcome", ""), Outcome.values) if show_outcomes else ""
-    items = DeletionItem.objects.filter(batch=batch).order_by("position")
-    if action:
-        items = items.filter(action=action)
-    if outcome:
-        items = items.filter(outcome=outcome)
+    items = batch_items(batch, action=action, outcome=outcome)
     page = Paginator(items, BATCH_PAGE_SIZE).get_page(request.GET.get("page"))
     here = reverse("batch", args=[batch.pk])
 
@@ -333,12 +322,7 @@ def _outcome_filters(
     batch: DeletionBatch, outcome: str, url: Callable[..., str]
 ) -> list[dict[str, Any]]:
     """ "Any outcome", then each outcome the batch's items have, with its count."""
-    counts: dict[str, int] = dict(
-        DeletionItem.objects.filter(batch=batch)
-        .order_by()
-        .values_list("outcome")
-        .annotate(n=Count("pk"))
-    )
+    counts = outcome_counts(batch)
     counts[""] = batch.tags_planned
     choices = [("", "Any outcome"), *((v, label) for v, label in Outcome.choices if counts.get(v))]
     return _filter_links("outcome", choices, counts, outcome, url)

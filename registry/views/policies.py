@@ -23,6 +23,7 @@ from registry.models import CleanupPolicy, PolicyRun
 from registry.policies.approval import approve_proposal
 from registry.policies.schedule import reschedule, schedule_text
 from registry.policies.selection import covered_repositories
+from registry.selectors import last_policy_run, policies_in_order, policy_history
 from registry.user_patterns import PatternTooSlow
 
 from .access import HtmxHttpRequest, require_deleter, require_viewer
@@ -61,14 +62,12 @@ def get_policy_for_viewer(request: HtmxHttpRequest, name: str) -> CleanupPolicy:
 @require_GET
 def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     require_viewer(request)
-    policies = CleanupPolicy.objects.select_related("registry").order_by("name")
     # One query a policy: a registry has a handful of them.
-    rows = [{"policy": p, "schedule": schedule_text(p), "last_run": _last_run(p)} for p in policies]
+    rows = [
+        {"policy": p, "schedule": schedule_text(p), "last_run": last_policy_run(p)}
+        for p in policies_in_order()
+    ]
     return render_page(request, LIST_TEMPLATE, {"rows": rows})
-
-
-def _last_run(policy: CleanupPolicy) -> PolicyRun | None:
-    return PolicyRun.objects.filter(policy=policy).select_related("batch").first()
 
 
 @require_http_methods(["GET", "POST"])
@@ -108,12 +107,7 @@ def _edit(
 def policy_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The policy's settings and its run history."""
     policy = get_policy_for_viewer(request, name)
-    runs = list(
-        PolicyRun.objects.filter(policy=policy)
-        .select_related("batch")
-        .prefetch_related("notices")
-        .order_by("-started_at", "-pk")[:HISTORY_LENGTH]
-    )
+    runs = policy_history(policy, length=HISTORY_LENGTH)
     context = {
         "policy": policy,
         "schedule": schedule_text(policy),
