@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection, models, transaction
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, OrderBy, QuerySet, Sum
 
+from .filter_forms import FilterForm, LenientChoiceField, sort_choices
 from .models import Registry, Repository, SelectedTag, Tag
 
 MAX_SELECTED_TAGS = 50_000
@@ -122,9 +123,51 @@ def selected_tags(*, user: User, registry: Registry) -> QuerySet[Tag]:
     )
 
 
-def selected_tag_ids_page(*, user: User, registry: Registry, offset: int, limit: int) -> list[int]:
-    """Tag ids of one page of the selection, oldest tags first (read from its key's index)."""
-    rows = _selection(user=user, registry=registry).order_by("tag_id")
+# The selection page's sort keys (as URLs carry them) -> what a selected row orders by.
+SELECTION_SORTS: dict[str, str] = {
+    "repository": "repository__name",
+    "name": "tag__name",
+    "size": "size",
+    "created": "tag__manifest__created",
+}
+
+
+@dataclass(frozen=True)
+class SelectionOrder:
+    """How the selection page lists the tags: "" is the order they were first seen in."""
+
+    sort: str = ""
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.removeprefix("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+
+class SelectionOrderForm(FilterForm[SelectionOrder]):
+    filters_class = SelectionOrder
+
+    sort = LenientChoiceField(choices=sort_choices(SELECTION_SORTS))
+
+
+def selected_tag_ids_page(
+    *, user: User, registry: Registry, offset: int, limit: int, sort: str = ""
+) -> list[int]:
+    """Tag ids of one page of the selection in `sort` order (a SELECTION_SORTS key, "-" for
+    descending); unsorted, oldest tags first, read from the selection key's index."""
+    rows = _selection(user=user, registry=registry)
+    key = sort.removeprefix("-")
+    if key in SELECTION_SORTS:
+        field = F(SELECTION_SORTS[key])
+        order: OrderBy = (
+            field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
+        )
+        rows = rows.order_by(order, F("tag_id").desc() if order.descending else "tag_id")
+    else:
+        rows = rows.order_by("tag_id")
     return list(rows.values_list("tag_id", flat=True)[offset : offset + limit])
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Count, Prefetch, QuerySet
 
@@ -36,6 +37,12 @@ MEDIA_TYPE_NAMES = {
 def media_type_name(media_type: str) -> str:
     """A short name for a manifest media type (the full one goes in a tooltip)."""
     return MEDIA_TYPE_NAMES.get(media_type, media_type)
+
+
+def pull_command(*, registry_url: str, repository: str, digest: str) -> str:
+    """`docker pull host[:port]/repository@digest`: the image itself, whatever its tags."""
+    host = urlsplit(registry_url).netloc.rsplit("@", 1)[-1]
+    return f"docker pull {host}/{repository}@{digest}"
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,43 @@ class TagFilterForm(FilterForm[TagFilters]):
         return cleaned
 
 
+# What each "only" flag means, in the words of the filter form.
+FLAG_WORDS = {
+    "stale_only": "stale",
+    "protected_only": "protected",
+    "multi_arch_only": "multi-arch",
+    "shared_only": "sharing a digest",
+    "mr_merged": "MR merged",
+    "mr_closed": "MR closed",
+    "branch_gone": "branch gone",
+    "in_use": "in use",
+    "no_gitlab_match": "no GitLab match",
+}
+
+
+def describe_filters(filters: TagFilters) -> list[str]:
+    """The filters in words, one phrase each: what "Select all N matching" will use.
+
+    ["in acme/web", "name contains “mr-”", "older than 60 days", "stale"]
+    """
+    phrases = []
+    if filters.repository:
+        phrases.append(f"in {filters.repository}")
+    if filters.name:
+        verb = {
+            ("substring", False): "name contains",
+            ("substring", True): "name is",
+            ("regex", False): "name matches",
+            ("regex", True): "whole name matches",
+        }[(filters.name_mode, filters.anchored)]
+        phrases.append(f"{verb} “{filters.name}”")
+    if filters.older_than_days is not None:
+        days = filters.older_than_days
+        phrases.append(f"older than {days} day{'' if days == 1 else 's'}")
+    phrases += [words for flag, words in FLAG_WORDS.items() if getattr(filters, flag)]
+    return phrases
+
+
 def _regex_name_problem(name: str, *, anchored: bool) -> str | None:
     """What is wrong with a regex name filter, as typed or as the database will run it."""
     problem = regex_problem(name, in_database=True)

@@ -381,3 +381,30 @@ def test_selecting_all_matching_takes_the_same_queries_for_few_or_many_tags(
     make_tags(repository, 120, prefix="review-more-")
 
     assert queries_to_select_all() == few
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("", ["b-small", "a-big", "c-mid"]),  # the order they were first seen in
+        ("name", ["a-big", "b-small", "c-mid"]),
+        ("-name", ["c-mid", "b-small", "a-big"]),
+        ("-size", ["a-big", "c-mid", "b-small"]),
+        ("size", ["b-small", "c-mid", "a-big"]),
+        ("nonsense", ["b-small", "a-big", "c-mid"]),
+    ],
+)
+def test_a_page_of_the_selection_comes_in_the_order_asked_for(
+    viewer, registry, repository, sort, expected
+):
+    tags = [
+        TagFactory.create(
+            name=name, manifest=ManifestFactory.create(repository=repository, size=size)
+        )
+        for name, size in [("b-small", 1), ("a-big", 300), ("c-mid", 20)]
+    ]
+    add_tags(user=viewer, registry=registry, tag_ids=ids(tags))
+    page = selection.selected_tag_ids_page(
+        user=viewer, registry=registry, offset=0, limit=10, sort=sort
+    )
+    assert [Tag.objects.get(pk=pk).name for pk in page] == expected

@@ -10,6 +10,7 @@ from registry.selectors import (
     SHARED_TAGS_SHOWN,
     image_details,
     media_type_name,
+    pull_command,
     tags_in_order,
 )
 from tests.factories import ManifestFactory, TagFactory
@@ -84,3 +85,16 @@ def test_other_tags_on_the_digest_are_listed_by_name_up_to_a_bound_then_counted(
         f"build-{n:03d}" for n in range(SHARED_TAGS_SHOWN)
     ]
     assert image.shared_more == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://registry.example.com", "registry.example.com"),
+        ("http://127.0.0.1:5000/", "127.0.0.1:5000"),
+        ("https://bot:secret@registry.example.com:8443", "registry.example.com:8443"),
+    ],
+)
+def test_the_pull_command_names_the_image_by_host_repository_and_digest(url, host) -> None:
+    command = pull_command(registry_url=url, repository="acme/web", digest="sha256:abc")
+    assert command == f"docker pull {host}/acme/web@sha256:abc"

@@ -19,6 +19,7 @@ from registry.tag_filters import (
     PATTERN_TOO_LONG_MESSAGE,
     TagFilterForm,
     TagFilters,
+    describe_filters,
     filter_tags,
     invalid_regex_message,
 )
@@ -324,3 +325,28 @@ def test_like_wildcards_in_a_text_filter_are_plain_characters(registry):
     assert found("name=0%25-") == ["100%-done"]
     assert found("name=k%5Cs") == ["back\\slash"]
     assert found("name=FIX_1&anchored=1") == ["fix_1"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "words"),
+    [
+        (TagFilters(), []),
+        (TagFilters(name="mr-"), ["name contains “mr-”"]),
+        (TagFilters(name="latest", anchored=True), ["name is “latest”"]),
+        (TagFilters(name="^mr-[0-9]+", name_mode="regex"), ["name matches “^mr-[0-9]+”"]),
+        (
+            TagFilters(repository="acme/web", older_than_days=1, stale_only=True),
+            ["in acme/web", "older than 1 day", "stale"],
+        ),
+        (
+            TagFilters(older_than_days=60, shared_only=True),
+            ["older than 60 days", "sharing a digest"],
+        ),
+        (TagFilters(mr_merged=True, branch_gone=True), ["MR merged", "branch gone"]),
+        (TagFilters(sort="-size", page_size=200), []),  # sorting and paging select nothing
+    ],
+)
+def test_describe_filters_says_what_select_all_matching_uses(
+    filters: TagFilters, words: list[str]
+) -> None:
+    assert describe_filters(filters) == words

@@ -4,8 +4,6 @@ the GitLab rules. The group is synced for real (real registry, fake GitLab)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -14,6 +12,7 @@ from registry.models import Registry, StalenessRules, SyncRun
 from registry.sync import sync_registry
 from tests.support.acme_gitlab import Acme, build_acme
 from tests.support.fake_gitlab import GitLabWorld
+from tests.support.html import listed_tags, row_of
 from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,15 +23,6 @@ def acme(gitlab_world: GitLabWorld) -> Acme:
     built = build_acme(gitlab_world)
     assert sync_registry(registry=built.registry).status == SyncRun.Status.SUCCEEDED
     return built
-
-
-def listed(html: str) -> list[str]:
-    return re.findall(r'aria-label="Select ([^"]+)"', html)
-
-
-def row_of(html: str, tag: str) -> str:
-    start = html.index(f'aria-label="Select {tag}"')
-    return html[start : html.index("</tr>", start)]
 
 
 def test_each_tag_row_shows_its_branch_merge_request_and_environment(
@@ -70,7 +60,7 @@ def test_gitlab_filters(client: Client, viewer, acme: Acme, flag: str, expected:
         reverse("tags", args=["acme"]), {"repository": "acme/web", flag: "1"}, **HTMX
     )
 
-    assert sorted(listed(response.content.decode())) == expected
+    assert sorted(listed_tags(response.content.decode())) == expected
     assert "<html" not in response.content.decode()  # the listing region only
 
 
@@ -83,7 +73,7 @@ def test_the_branch_gone_filter_lists_the_images_of_deleted_branches(
 
     html = client.get(reverse("tags", args=["acme"]), {"branch_gone": "1"}).content.decode()
 
-    assert listed(html) == ["review-feature-x-1"]
+    assert listed_tags(html) == ["review-feature-x-1"]
     assert "branch gone" in row_of(html, "review-feature-x-1")
 
 

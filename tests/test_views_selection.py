@@ -5,6 +5,8 @@ The `registry` (main) and `web` (acme/web) fixtures are in tests/conftest.py.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -449,3 +451,46 @@ def test_a_history_restore_of_the_selection_page_gets_the_whole_page(
     response = client.get(url("selection"), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
     assert "<html" in response.content.decode()
     assert "HX-Request" in response["Vary"]
+
+
+def test_an_expired_session_sends_an_htmx_action_back_to_the_page_it_came_from(
+    client: Client, registry, tags
+) -> None:
+    """Never to the POST-only action: after the login, the user is on the page again."""
+    page = "/registries/main/stale/?name=review&older_than_days=60"
+    response = client.post(
+        url("selection_toggle"),
+        {"tag": str(tags[0].pk)},
+        HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == (
+        "/accounts/login/?next=/registries/main/stale/%3Fname%3Dreview%26older_than_days%3D60"
+    )
+
+
+def test_an_expired_session_ignores_a_current_url_of_another_site(client: Client, registry) -> None:
+    response = client.post(
+        url("selection_clear"), HTTP_HX_CURRENT_URL="https://evil.example/phish", **HTMX
+    )
+    assert response["HX-Redirect"] == "/accounts/login/?next=/"
+
+
+def test_without_htmx_an_expired_session_redirects_as_before(client: Client, registry) -> None:
+    response = client.get(url("selection"))
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/registries/main/selection/"
+
+
+def test_the_selection_page_sorts_by_its_column_headers(
+    client: Client, viewer, registry, tags
+) -> None:
+    client.force_login(viewer)
+    add_tags(user=viewer, registry=registry, tag_ids=[t.pk for t in tags])
+    html = client.get(url("selection") + "?sort=-name").content.decode()
+    names = re.findall(r'<td><a href="/tags/\d+/">([^<]+)</a></td>', html)
+    assert names == sorted(names, reverse=True)
+    assert 'aria-sort="descending"' in html
+    assert f'href="{url("selection")}?sort=name"' in html  # click again: flip
+    assert f'href="{url("selection")}?sort=-size"' in html  # sizes: biggest first

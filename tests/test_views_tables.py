@@ -18,31 +18,31 @@ CREATED = Column("Created", "created")
         pytest.param(
             TagFilters(sort="name"),
             Column("Tag", "name"),
-            Header(Column("Tag", "name"), "/t/?sort=-name", "ascending"),
+            Header(Column("Tag", "name"), "/t/?sort=-name", "ascending", sort="-name"),
             id="the-sorted-column-flips-its-direction",
         ),
         pytest.param(
             TagFilters(sort="-name"),
             Column("Tag", "name"),
-            Header(Column("Tag", "name"), "/t/?sort=name", "descending"),
+            Header(Column("Tag", "name"), "/t/?sort=name", "descending", sort="name"),
             id="and-back",
         ),
         pytest.param(
             TagFilters(stale_only=True),
             SIZE,
-            Header(SIZE, "/t/?stale_only=1&sort=-size"),
+            Header(SIZE, "/t/?stale_only=1&sort=-size", sort="-size"),
             id="sizes-sort-biggest-first",
         ),
         pytest.param(
             TagFilters(sort="name"),
             CREATED,
-            Header(CREATED, "/t/?"),
+            Header(CREATED, "/t/?", sort="-created"),
             id="newest-first-and-the-default-sort-is-left-out",
         ),
         pytest.param(
             TagFilters(),
             Column("Digest", "digest"),
-            Header(Column("Digest", "digest"), "/t/?sort=digest"),
+            Header(Column("Digest", "digest"), "/t/?sort=digest", sort="digest"),
             id="names-and-digests-sort-ascending-first",
         ),
         pytest.param(
@@ -51,7 +51,7 @@ CREATED = Column("Created", "created")
         pytest.param(
             RepositoryFilters(search="web"),
             Column("Tags", "tags"),
-            Header(Column("Tags", "tags"), "/t/?q=web&sort=-tags"),
+            Header(Column("Tags", "tags"), "/t/?q=web&sort=-tags", sort="-tags"),
             id="repositories-too-keeping-the-search",
         ),
     ],

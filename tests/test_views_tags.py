@@ -19,8 +19,9 @@ from registry.client.media_types import DOCKER_MANIFEST_LIST, OCI_INDEX
 from registry.models import Layer, Tag
 from registry.selection import add_tags
 from registry.tag_filters import OLDER_THAN_MESSAGE
+from registry.views.selection_bar import WHO_CAN_DELETE
 from tests.factories import ManifestFactory, RepositoryFactory, TagFactory
-from tests.support.html import captured
+from tests.support.html import captured, listed_tags
 from tests.support.htmx import HTMX
 from tests.support.tag_rows import make_tag
 
@@ -104,8 +105,7 @@ def stale_url(query: str = "", registry: str = "main") -> str:
 
 def listed(response) -> list[str]:
     """The tag names in the table's rows, in order."""
-    html = response.content.decode()
-    return re.findall(r'aria-label="Select ([^"]+)"', html)
+    return listed_tags(response.content.decode())
 
 
 # -- who may -------------------------------------------------------------------------
@@ -195,15 +195,15 @@ def test_the_repository_column_shows_across_repositories_but_not_within_one(
     assert "Tags of acme/web" in within
 
 
-def test_each_row_has_the_selection_checkbox(client: Client, viewer, registry, tags) -> None:
-    client.force_login(viewer)
+def test_each_row_has_the_selection_checkbox(client: Client, janitor, registry, tags) -> None:
+    client.force_login(janitor)
     tag = tags["review_old"]
-    add_tags(user=viewer, registry=registry, tag_ids=[tag.pk])
+    add_tags(user=janitor, registry=registry, tag_ids=[tag.pk])
     html = client.get(tags_url()).content.decode()
     toggle = reverse("selection_toggle", args=["main"])
     checked = (
-        f'<input type="checkbox" class="select-tag" name="tag" value="{tag.pk}" '
-        f'aria-label="Select {tag.name}" checked hx-post="{toggle}" '
+        f'<input type="checkbox" class="select-tag" id="select-tag-{tag.pk}" name="tag" '
+        f'value="{tag.pk}" aria-label="Select {tag.name}" checked hx-post="{toggle}" '
         f'hx-vals=\'{{"tag": "{tag.pk}"}}\' hx-target="#selection-bar" hx-swap="outerHTML">'
     )
     assert checked in html
@@ -211,29 +211,47 @@ def test_each_row_has_the_selection_checkbox(client: Client, viewer, registry, t
     assert f'value="{other.pk}" aria-label="Select {other.name}"  hx-post=' in html
 
 
-def test_select_this_page_and_select_all_matching_carry_the_filter(
+def test_viewers_get_no_selection_controls_but_are_told_who_can_delete(
     client: Client, viewer, tags
 ) -> None:
     client.force_login(viewer)
+    for url in (tags_url(), stale_url()):
+        html = client.get(url).content.decode()
+        assert 'class="select-tag"' not in html
+        assert "Select this page" not in html
+        assert "Select all" not in html
+        assert 'id="selection-bar"' not in html
+        assert "Skip to the selection" not in html
+        assert WHO_CAN_DELETE in html
+        assert len(listed(client.get(url))) > 0
+
+
+def test_select_this_page_and_select_all_matching_carry_the_filter(
+    client: Client, janitor, tags
+) -> None:
+    client.force_login(janitor)
     html = client.get(tags_url("name=review&sort=name")).content.decode()
     page_url = reverse("selection_page", args=["main"])
     matching_url = reverse("selection_matching", args=["main"])
     assert f'hx-post="{page_url}" hx-include="#page-tag-ids"' in html
     assert f'hx-post="{matching_url}?name=review&amp;sort=name"' in html
     assert "Select all 3 matching" in html
+    assert 'aria-describedby="matching-filters">Select all 3 matching' in html
+    assert "Selects the tags that match: name contains “review”." in html
     page_ids = captured(r'<div id="page-tag-ids" hidden>(.*?)</div>', html)
     assert page_ids.count('name="tag"') == 3
     assert 'id="selection-bar"' in html
 
 
 def test_the_stale_view_preselects_only_stale_in_its_select_all(
-    client: Client, viewer, tags
+    client: Client, janitor, tags
 ) -> None:
-    client.force_login(viewer)
+    client.force_login(janitor)
     html = client.get(stale_url()).content.decode()
     matching_url = reverse("selection_matching", args=["main"])
     assert f'hx-post="{matching_url}?stale_only=1"' in html
     assert "Select all 2 matching" in html
+    assert "Selects the tags that match: stale." in html
 
 
 def test_an_empty_registry_says_to_sync(client: Client, viewer, registry) -> None:
@@ -292,7 +310,8 @@ def test_an_invalid_regex_shows_an_inline_error_and_lists_everything(
         html = response.content.decode()
         assert 'id="name-error">That regular expression is not valid: missing ),' in html
         assert len(listed(response)) == 6
-    assert 'aria-describedby="name-error"' in html
+    full_page = client.get(tags_url("name=review-(&name_mode=regex")).content.decode()
+    assert 'aria-describedby="name-error" aria-invalid="true"' in full_page
 
 
 def test_an_invalid_age_shows_an_inline_error(client: Client, viewer, tags) -> None:
@@ -375,7 +394,11 @@ def test_column_headers_link_to_their_sort_and_mark_the_current_one(
     assert f'href="{base}?stale_only=1&amp;sort=name"' in html  # text sorts A→Z first
     assert f'href="{base}?stale_only=1&amp;sort=-first_seen"' in html  # dates newest first
     assert f'href="{base}?stale_only=1" hx-get=' in html  # newest created: the default
-    assert f'hx-get="{base}?stale_only=1&amp;sort=name" hx-target="#tag-listing"' in html
+    # With HTMX a header sends the form with its sort, so the form's text is never lost.
+    assert (
+        f'hx-get="{base}" hx-include="#tag-filters" hx-vals=\'{{"sort": "name"}}\' '
+        'hx-target="#tag-results"'
+    ) in html
     assert "Size ▼" in html
 
 
@@ -427,7 +450,8 @@ def test_htmx_requests_get_the_listing_alone(client: Client, viewer, tags) -> No
     response = client.get(tags_url("stale_only=1"), **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.lstrip().startswith('<section id="tag-listing"')
+    assert html.lstrip().startswith('<div id="tag-results"')
+    assert 'id="tag-filters"' not in html  # the form is not redrawn under the typing
     assert "<html" not in html
     assert 'id="selection-bar"' not in html
     assert len(listed(response)) == 2
@@ -440,7 +464,8 @@ def test_the_full_page_has_the_drawer_and_the_filters_push_their_url(
     client.force_login(viewer)
     html = client.get(tags_url()).content.decode()
     assert '<div id="drawer"' in html
-    assert 'hx-trigger="input changed delay:300ms, search"' in html
+    assert "input changed delay:300ms from:#tag-name-filter" in html
+    assert "hx-preserve" not in html
     assert 'hx-push-url="true"' in html
     detail = reverse("tag_detail", args=[tags["latest"].pk])
     assert f'<a href="{detail}" hx-get="{detail}" hx-target="#drawer"' in html
@@ -610,3 +635,24 @@ def test_the_detail_costs_the_same_queries_however_big_the_image(
     assert queries_for(client, reverse("tag_detail", args=[big.pk]), **HTMX) == small_count
     html = client.get(reverse("tag_detail", args=[big.pk]), **HTMX).content.decode()
     assert "and 10 more." in html
+
+
+def test_the_tag_pages_are_never_stored(client: Client, janitor, tags) -> None:
+    """Back after a deletion asks the server again: no browser or history cache keeps them."""
+    client.force_login(janitor)
+    for url in (tags_url(), stale_url(), reverse("selection", args=["main"])):
+        for headers in ({}, HTMX):
+            response = client.get(url, **headers)
+            assert "no-store" in response["Cache-Control"], url
+            assert "HX-History-Restore-Request" in response["Vary"]
+    detail = client.get(reverse("tag_detail", args=[tags["latest"].pk]), **HTMX)
+    assert "no-store" in detail["Cache-Control"]
+
+
+def test_the_tag_drawer_offers_the_docker_pull_command(client: Client, viewer, tags) -> None:
+    client.force_login(viewer)
+    tag = tags["latest"]
+    html = client.get(reverse("tag_detail", args=[tag.pk]), **HTMX).content.decode()
+    command = f"docker pull 127.0.0.1:5000/{tag.repository.name}@{tag.manifest.digest}"
+    assert f'data-copy="{command}"' in html
+    assert 'aria-label="Copy the docker pull command"' in html

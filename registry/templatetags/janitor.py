@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from registry import audit
 from registry.models import DeletionBatch
@@ -29,3 +31,16 @@ def lockout_duration(value: timedelta) -> str:
 def outcome_summary(batch: DeletionBatch) -> str:
     """ "3 deleted · 1 already absent · 2 failed" for a finished batch, else ""."""
     return audit.outcome_summary(batch)
+
+
+JUST_NOW = "just now"
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """ "just now" within a minute (never "0 minutes ago"), else "3 hours ago"."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return JUST_NOW
+    return f"{timesince(value)} ago"

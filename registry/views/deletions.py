@@ -22,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -107,6 +108,18 @@ def duration_text(seconds: float | None) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60} s"
     return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def confirm_button_label(*, deleted: int, untagged: int) -> str:
+    """What the confirm button does: "Delete 12 tags, untag 1", or "Untag 3 tags" when no
+    image is deleted (never "Delete 0 tags")."""
+
+    def tags(n: int) -> str:
+        return f"{n:,} tag{'' if n == 1 else 's'}"
+
+    if not deleted:
+        return f"Untag {tags(untagged)}"
+    return f"Delete {tags(deleted)}" + (f", untag {untagged:,}" if untagged else "")
 
 
 # -- views --------------------------------------------------------------------------------
@@ -200,6 +213,7 @@ def batch_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _redirect(request, reverse("batch", args=[batch.pk]))
 
 
+@never_cache
 @require_GET
 def batch_progress_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The progress region, polled every second while the batch is queued or running.
@@ -248,6 +262,7 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
     """What the preview, the confirmation form and the progress region need."""
     polling = batch.status in (Status.QUEUED, Status.RUNNING)
     actionable = actionable_count(batch)
+    deleted = deleted_tags_planned(batch)
     return {
         "batch": batch,
         "policy_run": policy_run_of(batch),
@@ -255,7 +270,8 @@ def _status_context(batch: DeletionBatch) -> dict[str, Any]:
         # Counted from the items while running; a finished batch has its figures saved.
         "progress": batch_progress(batch=batch) if polling else saved_progress(batch=batch),
         "actionable": actionable,
-        "deleted_tags_planned": deleted_tags_planned(batch),
+        "deleted_tags_planned": deleted,
+        "confirm_label": confirm_button_label(deleted=deleted, untagged=batch.untags_planned),
         "needs_typed_count": needs_typed_count(batch),
         "typed_count_label": typed_count_message(actionable),
         "nothing_to_do": NOTHING_TO_DO_MESSAGE

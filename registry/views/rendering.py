@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from .access import HtmxHttpRequest
 
@@ -29,10 +29,15 @@ def render_page(
     A history restore (htmx reloading a page it no longer has in its cache) always
     gets the whole page: it replaces the body, and a bare region there leaves the
     user on a page without its navigation. The same URL answers a page or a region,
-    so the response always varies on HX-Request, for browser and proxy caches.
+    so the response always varies on HX-Request and HX-History-Restore-Request.
+
+    Every page shows the cache, the selection or a batch as they are now: none is
+    stored (`no-store`), so Back after a deletion asks the server again instead of
+    showing deleted tags as listed and selected.
     """
     if partial and wants_partial(request):
         template = f"{template}#{partial}"
     response = render(request, template, context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    add_never_cache_headers(response)
     return response

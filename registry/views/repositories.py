@@ -44,4 +44,4 @@ def repository_list(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "headers": [sort_header(c, path=request.path, filters=filters) for c in REPOSITORY_COLUMNS],
         "page_url": pager_url(request.path, querystring),
     }
-    return render_page(request, "registry/repositories.html", context, partial="listing")
+    return render_page(request, "registry/repositories.html", context, partial="results")

@@ -2,8 +2,9 @@
 
 Every change answers an HTMX request with the selection bar (`#selection-bar`,
 swapped outerHTML) and, without HTMX, redirects back to `next`. Selecting is
-harmless, so every viewer may; the bar offers "Preview deletion" only to those
-who may delete.
+harmless, so every viewer may; but a selection is only good for planning a
+deletion, so the tag pages show their selection controls (and the bar) only to
+those who may delete (selection_bar.may_select).
 
 When a change is not what the clicked checkbox already shows (a whole page,
 everything matching, a clear, a refused or explicit toggle), the response also
@@ -17,11 +18,13 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from registry import selection
+from registry.filter_forms import filter_querystring
 from registry.models import Registry
 from registry.selectors import tags_in_order
 from registry.tag_filters import TagFilterForm, filter_tags
@@ -31,8 +34,16 @@ from .access import HtmxHttpRequest, get_registry_for_viewer
 from .links import pager_url
 from .rendering import render_page
 from .selection_bar import bar_context
+from .tables import Column, sort_header
 
 SELECTION_PAGE_SIZE = 50
+SELECTION_COLUMNS = [
+    Column("Repository", "repository"),
+    Column("Tag", "name"),
+    Column("Digest"),
+    Column("Size", "size", numeric=True),
+    Column("Created", "created"),
+]
 SELECTION_CHANGED_EVENT = "selection-changed"
 BAD_TAG_IDS_MESSAGE = "Tag ids must be whole numbers."
 ONE_TAG_MESSAGE = "Toggle one tag at a time."
@@ -44,9 +55,11 @@ def filter_problem_message(errors: dict[str, str]) -> str:
 
 @require_GET
 def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    """The selected tags, paginated, with totals per repository."""
+    """The selected tags, paginated and sortable (`?sort=`), with totals per repository."""
     registry = get_registry_for_viewer(request, name)
     user = request.user
+    order = selection.SelectionOrderForm(request.GET).filters()
+    path = reverse("selection", args=[registry.name])
     totals = selection.totals_by_repository(user=user, registry=registry)
     summary = selection.SelectionSummary(
         count=sum(t.count for t in totals), total_size=sum(t.total_size for t in totals)
@@ -58,13 +71,15 @@ def selection_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
         registry=registry,
         offset=max(page.start_index() - 1, 0),
         limit=SELECTION_PAGE_SIZE,
+        sort=order.sort,
     )
     context = {
         **bar_context(request, registry, summary=summary),
         "page": page,
         "tags": tags_in_order(ids),
         "repository_totals": totals,
-        "page_url": pager_url(reverse("selection", args=[registry.name])),
+        "headers": [sort_header(c, path=path, filters=order) for c in SELECTION_COLUMNS],
+        "page_url": pager_url(path, filter_querystring(order)),
     }
     return render_page(request, "registry/selection.html", context, partial="list")
 
@@ -185,6 +200,7 @@ def _respond(
         "tags", args=[registry.name]
     )
     response = render(request, "registry/_selection_bar.html", context)
+    add_never_cache_headers(response)
     if announce:
         response = trigger_client_event(
             response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from registry import selection
 from registry.models import Registry
+from registry.roles import ADMINS, DELETE_PERMISSION, JANITORS
 
 from .access import HtmxHttpRequest
+
+# Said where the selection controls would be, to those who may not delete.
+WHO_CAN_DELETE = (
+    f"Only {JANITORS.lower()} and {ADMINS.lower()} can select and delete images: "
+    "ask one of them to clean up."
+)
+
+
+def may_select(user: User) -> bool:
+    """Whether the tag pages show their selection controls: only to those who may delete,
+    since a selection is only good for planning a deletion."""
+    return user.has_perm(DELETE_PERMISSION)
 
 
 def bar_context(

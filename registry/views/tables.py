@@ -35,6 +35,7 @@ class Header:
     column: Column
     url: str = ""
     aria_sort: str = ""  # "ascending" / "descending" on the sorted column
+    sort: str = ""  # the `sort` value the link asks for, as the URL carries it
 
 
 def sort_header(column: Column, *, path: str, filters: SortedFilters) -> Header:
@@ -51,4 +52,5 @@ def sort_header(column: Column, *, path: str, filters: SortedFilters) -> Header:
     else:
         next_sort = f"-{column.sort}" if column.sort in DESCENDING_FIRST else column.sort
         aria_sort = ""
-    return Header(column, f"{path}?{filter_querystring(filters, sort=next_sort)}", aria_sort)
+    url = f"{path}?{filter_querystring(filters, sort=next_sort)}"
+    return Header(column, url, aria_sort, sort=next_sort)

@@ -12,14 +12,14 @@ from registry.gitlab.pages import connection_of, ties_for
 from registry.models import Registry, Tag
 from registry.pull_tracking import mark_last_pulled, pulls_tracked_since
 from registry.selection import selected_ids_among
-from registry.selectors import image_details, media_type_name
-from registry.tag_filters import PAGE_SIZES, TagFilterForm, tag_page
+from registry.selectors import image_details, media_type_name, pull_command
+from registry.tag_filters import PAGE_SIZES, TagFilterForm, describe_filters, tag_page
 from registry.user_patterns import PatternTooSlow, pattern_budget
 
 from .access import HtmxHttpRequest, get_registry_for_viewer, get_tag_for_viewer
 from .links import pager_url
 from .rendering import render_page, wants_partial
-from .selection_bar import bar_context
+from .selection_bar import WHO_CAN_DELETE, bar_context, may_select
 from .tables import Column, sort_header
 
 TAG_COLUMNS = [
@@ -90,11 +90,14 @@ def _tag_page(request: HtmxHttpRequest, *, registry: Registry, stale_view: bool)
         "querystring": querystring,
         "page_url": pager_url(request.path, querystring),
         "page_sizes": PAGE_SIZES,
+        "filter_words": describe_filters(filters),
+        "may_select": may_select(request.user),
+        "who_can_delete": WHO_CAN_DELETE,
         "selected_ids": selected_ids_among(user=request.user, registry=registry, tag_ids=page_ids),
     }
-    if not wants_partial(request):
-        context.update(bar_context(request, registry))  # the bar is outside the listing
-    return render_page(request, "registry/tags.html", context, partial="listing")
+    if not wants_partial(request) and context["may_select"]:
+        context.update(bar_context(request, registry))  # the bar is outside the results
+    return render_page(request, "registry/tags.html", context, partial="results")
 
 
 @require_GET
@@ -109,6 +112,11 @@ def tag_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "registry": tag.repository.registry,
         "manifest": tag.manifest,
         "media_type_name": media_type_name(tag.manifest.media_type),
+        "pull_command": pull_command(
+            registry_url=tag.repository.registry.url,
+            repository=tag.repository.name,
+            digest=tag.manifest.digest,
+        ),
         "layers": image.layers,
         "children": image.children,
         "shared_tags": image.shared_tags,

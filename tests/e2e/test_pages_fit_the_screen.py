@@ -11,7 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from registry.deletion.plan import plan_deletion
-from registry.models import RegistryChange, SyncRun, Tag
+from registry.models import CleanupPolicy, PolicyRun, RegistryChange, SyncRun, Tag
+from registry.policies.run import run_policy
 from registry.selection import add_tags
 from registry.staleness import refresh_staleness
 from tests.e2e.browser import elements_wider_than_the_screen, go_to, log_in, page_width
@@ -59,9 +60,21 @@ def long_names(registry_admin):
         tags=Tag.objects.filter(name__in=[LONG_TAG.format(n=n) for n in range(10, 20)]),
         actor=registry_admin,
     )
+    policy = CleanupPolicy.objects.create(
+        name="weekly-review-cleanup", registry=registry, approval_reason="Weekly review cleanup"
+    )
+    proposal = run_policy(policy=policy, trigger=PolicyRun.Trigger.SCHEDULE)
     ids = list(Tag.objects.filter(repository=web, is_stale=True).values_list("pk", flat=True))
     add_tags(user=registry_admin, registry=registry, tag_ids=ids[30:60])
-    return {"registry": registry, "finished": finished, "planned": planned}
+    return {"registry": registry, "finished": finished, "planned": planned, "proposal": proposal}
+
+
+# How many lines of text an element's content takes (its height without padding).
+LINES_OF_TEXT = """e => {
+  const style = getComputedStyle(e);
+  const height = e.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+  return height / parseFloat(style.lineHeight);
+}"""
 
 
 def assert_fits(page: Page, screen: Screen, what: str) -> None:
@@ -99,6 +112,11 @@ def test_every_page_fits_the_screen(
         "the registry changes": "/audit/registries/",
         "the staleness rules": "/registries/main/rules/",
         "the notifications": "/registries/main/notifications/",
+        "the cleanup policies": "/policies/",
+        "adding a policy": "/policies/add/",
+        "a policy": "/policies/weekly-review-cleanup/",
+        "editing a policy": "/policies/weekly-review-cleanup/edit/",
+        "a policy's proposal": f"/deletions/{long_names['proposal'].batch_id}/",
         "a page that does not exist": "/registries/nothing-here/repositories/",
     }
     for what, path in pages.items():
@@ -175,8 +193,7 @@ def test_preview_batch_and_audit_tables_stay_readable(
         box = name.bounding_box()
         assert box is not None
         # Wrapped between its words (after - _ . or /), never a few letters a line.
-        line_height = float(name.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
-        lines = round(box["height"] / line_height)
+        lines = round(float(name.evaluate(LINES_OF_TEXT)))
         letters = len(name.inner_text().strip())
         assert letters / lines >= 12, f"{path}: {letters} letters on {lines} lines"
         if screen.is_phone:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from html import unescape
+
+TAG_NAME_CELL = re.compile(r'<td class="tag-name"><a [^>]*>([^<]+)</a>')
 
 
 def captured(pattern: str, html: str) -> str:
@@ -10,3 +13,15 @@ def captured(pattern: str, html: str) -> str:
     match = re.search(pattern, html, re.S)
     assert match, f"{pattern!r} is not on the page"
     return match.group(1)
+
+
+def listed_tags(html: str) -> list[str]:
+    """The tag names in a tag table's rows, in order."""
+    return [unescape(name) for name in TAG_NAME_CELL.findall(html)]
+
+
+def row_of(html: str, tag: str) -> str:
+    """The tag table's row of the tag named `tag`."""
+    cell = next(m for m in TAG_NAME_CELL.finditer(html) if unescape(m.group(1)) == tag)
+    start = html.rindex("<tr", 0, cell.start())
+    return html[start : html.index("</tr>", cell.end())]
