@@ -65,9 +65,14 @@ class CountingRegistry:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
+CPU: list[float] = []  # the process's CPU seconds of each timed action, in order
+
+
 def timed(action: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
+    """Wall seconds of `action()`, and its result; its CPU seconds go to CPU."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = action()
+    CPU.append(time.process_time() - cpu)
     return time.perf_counter() - started, result
 
 
@@ -101,10 +106,15 @@ def main() -> None:
         return len(list(rows.iterator(chunk_size=2000)))
 
     read_tags()  # warm the page cache
+    CPU.clear()
     baseline = statistics.median(timed(read_tags)[0] for _ in range(runs))
+    baseline_cpu = statistics.median(CPU)
+    CPU.clear()
     selections = [
         timed(lambda: policy_selection(policy=policy, now=timezone.now())) for _ in range(runs)
     ]
+    select_cpu = statistics.median(CPU)
+    CPU.clear()
     durations = []
     proposed = 0
     for _ in range(runs):
@@ -113,6 +123,7 @@ def main() -> None:
         durations.append(seconds)
         proposed = run.tags_proposed
     median = statistics.median(durations)
+    run_cpu = statistics.median(CPU)
     print(
         json.dumps(
             {
@@ -122,6 +133,8 @@ def main() -> None:
                 "catch_up": catch_up,
                 "catch_up_proposed": first.tags_proposed,
                 "baseline": baseline,
+                "cpu": {"baseline": baseline_cpu, "select": select_cpu, "run": run_cpu},
+                "load": os.getloadavg()[0],
                 "select": statistics.median(s for s, _ in selections),
                 "run": median,
                 "runs": durations,

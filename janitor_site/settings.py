@@ -335,7 +335,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.apply_stalled_events",
         "schedule": 60.0,
     },
-    # Cleanup policies whose time has come (each stores its next due time).
+    # Cleanup policies whose time has come. Each policy stores its next due time, claimed
+    # with a conditional UPDATE (registry.policies.schedule): one fixed entry here serves
+    # every policy, a missed schedule runs once, and no second schedule store (such as
+    # django-celery-beat's tables) has to be kept in step with the policies' rows.
     "run-due-policies": {
         "task": "registry.tasks.run_due_policies",
         "schedule": float(env_int("POLICY_CHECK_SECONDS", default=60, minimum=1)),

@@ -292,6 +292,13 @@ def test_nobody_rewrites_who_planned_an_open_batch(db) -> None:
     assert DeletionBatch.objects.get().planned_by_username == "jan-janitor"
 
 
+def test_nobody_rewrites_which_policy_planned_an_open_batch(db) -> None:
+    batch = DeletionBatchFactory.create(status=Status.PLANNED, confirmed_by_username="")
+    with pytest.raises(AuditLogIsAppendOnly):
+        DeletionBatch.objects.filter(pk=batch.pk).update(policy_name="weekly")
+    assert DeletionBatch.objects.get().policy_name == ""
+
+
 def test_a_recorded_confirmation_is_never_rewritten(db) -> None:
     batch = DeletionBatchFactory.create(status=Status.QUEUED)  # confirmed by jan-janitor
     changed = DeletionBatch.objects.filter(pk=batch.pk).update(
@@ -358,7 +365,7 @@ def test_the_database_refuses_raw_deletes_even_of_open_rows(finished_item) -> No
 @postgresql_only
 def test_the_database_refuses_to_rewrite_who_planned_or_confirmed_an_open_batch(db) -> None:
     batch = DeletionBatchFactory.create(status=Status.QUEUED)
-    for column in ("planned_by_username", "confirmed_by_username", "reason"):
+    for column in ("planned_by_username", "confirmed_by_username", "reason", "policy_name"):
         with pytest.raises(DatabaseError, match="keeps who"):
             raw(f"UPDATE registry_deletionbatch SET {column} = 'x' WHERE id = %s", [batch.pk])
     raw("UPDATE registry_deletionbatch SET status = 'running' WHERE id = %s", [batch.pk])

@@ -540,3 +540,13 @@ def test_preview_counts_what_unsaved_rules_would_make_stale_and_writes_nothing(
     assert (figures.becoming_stale, figures.no_longer_stale) == (1, 0)
     assert stale_figures(registry=registry).stale == 1  # nothing written
     assert not StalenessRules.objects.exists()
+
+
+def test_protected_patterns_joined_or_not_protect_the_same_tags() -> None:
+    from registry.staleness.verdicts import _alternation
+    from registry.user_patterns import Budget
+
+    assert _alternation(["^latest$", r"^v\d+$"], budget=Budget()) is not None
+    assert _alternation(["(a)\\1", "^b$"], budget=Budget()) is None  # groups: not joined
+    assert _alternation(["^a$", "(?i)^b$"], budget=Budget()) is None  # a flag mid-pattern
+    assert _alternation(["^a$"], budget=Budget()) is None

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import regex
+
 from registry.gitlab.matching import Tie
 from registry.gitlab.verdicts import gitlab_verdict, in_use_reason
 from registry.models import Registry, StalenessRules
@@ -58,6 +60,8 @@ class _Rules:
     pulls_tracked_since: datetime | None
     gitlab: bool = False
     grace_days: int = 1
+    # All protected patterns as one alternation: one search tells most tags apart.
+    any_protected: UserPattern | None = None
 
     @classmethod
     def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> _Rules:
@@ -75,6 +79,7 @@ class _Rules:
             pulls_tracked_since=None,
             gitlab=rules.gitlab_rules,
             grace_days=rules.gitlab_grace_days,
+            any_protected=_alternation(rules.protected_patterns, budget=budget),
         )
 
     @property
@@ -199,7 +204,23 @@ def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
     return lambda name: _protecting_pattern(compiled, name)
 
 
+def _alternation(patterns: list[str], *, budget: Budget) -> UserPattern | None:
+    """`(?:a)|(?:b)|…`, which matches where any of them does; None when there are too few,
+    when one has groups (a backreference would point elsewhere once they are joined), or
+    when they do not compile as one (an inline flag)."""
+    try:
+        if len(patterns) < 2 or any(re.compile(p).groups for p in patterns):
+            return None
+        return UserPattern("|".join(f"(?:{p})" for p in patterns), budget=budget)
+    except (re.error, regex.error):
+        return None
+
+
 def _protecting_pattern(rules: _Rules, name: str) -> str | None:
+    # Most tags match no protected pattern: one search of them all says so (a seventh of
+    # the searches of a refresh over 100,000 tags with the default six patterns).
+    if rules.any_protected is not None and not rules.any_protected.search(name):
+        return None
     for pattern in rules.protected:
         if pattern.search(name):
             return pattern.pattern
