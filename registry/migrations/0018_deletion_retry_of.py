@@ -1,7 +1,8 @@
 """A batch may be the retry of an earlier one's failed tags (`retry_of`), fixed once planned.
 
-On PostgreSQL the identity trigger of 0012 learns the new column too, so that the link
-between a retry and the batch it retries can never be rewritten.
+On PostgreSQL the identity trigger of 0012 (as 0017 left it, guarding the policy's name)
+learns the new column too, so that the link between a retry and the batch it retries can
+never be rewritten.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ BEGIN
        OR NEW.planned_at IS DISTINCT FROM OLD.planned_at
        OR NEW.registry_name IS DISTINCT FROM OLD.registry_name
        OR NEW.source IS DISTINCT FROM OLD.source
+       OR NEW.policy_name IS DISTINCT FROM OLD.policy_name
        {retry_of} THEN
         RAISE EXCEPTION 'the deletion audit log keeps who planned batch % and when', OLD.id;
     END IF;
