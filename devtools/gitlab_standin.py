@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from devtools.background_server import BackgroundServer
+
 HOST = "127.0.0.1"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 20, 100
 REPORTER, DEVELOPER, MAINTAINER = 20, 30, 40
@@ -92,34 +94,25 @@ class StandInGitLab:
         # GitLab's is 100; tests lower it to make short lists span several pages.
         self.max_per_page = MAX_PER_PAGE
         self._ids = iter(range(1, 10**9))
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self, port: int = 0) -> Self:
-        self._server = _Server((HOST, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="gitlab-standin", kwargs={"poll_interval": 0.05}
+        self._serving = BackgroundServer(
+            _Server((HOST, port), _handler_for(self)), name="gitlab-standin"
         )
-        self._thread.daemon = True
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "not started"
-        return self._server.server_address[1]
+        assert self._serving is not None, "not started"
+        return self._serving.port
 
     @property
     def url(self) -> str:

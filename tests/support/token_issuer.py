@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from devtools.background_server import BackgroundServer
+
 HOST = "127.0.0.1"
 REALM_PATH = "/jwt/auth"
 # distribution accepts a token until 60 s after its `exp` (and 60 s before its `nbf`).
@@ -107,30 +109,19 @@ class TokenIssuer:
         self._lock = threading.Lock()
         self.requests_served = 0
         self.token_requests: list[tuple[str | None, tuple[str, ...]]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     # lifecycle ------------------------------------------------------------------------
 
     def start(self) -> TokenIssuer:
         server = ThreadingHTTPServer((HOST, 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="token-issuer", kwargs={"poll_interval": 0.05}
-        )
-        self._thread.daemon = True
-        self._thread.start()
+        self._serving = BackgroundServer(server, name="token-issuer")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
         if self._own_tmp is not None:
             self._own_tmp.cleanup()
             self._own_tmp = None
@@ -143,9 +134,9 @@ class TokenIssuer:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("TokenIssuer is not started")
-        return self._server.server_address[1]
+        return self._serving.port
 
     @property
     def realm(self) -> str:
