@@ -202,8 +202,11 @@ def _respond(
     response = render(request, "registry/_selection_bar.html", context)
     add_never_cache_headers(response)
     if announce:
+        # After the swap, not on arrival: should the list have been redrawn meanwhile, the
+        # button that asked is gone, and HTMX then fires the event on <body> (where the
+        # rows listen) instead of on the detached button, where no one would hear it.
         response = trigger_client_event(
-            response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}
+            response, SELECTION_CHANGED_EVENT, {"count": context["selection"].count}, after="swap"
         )
     return response
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.browser import log_in
 from tests.e2e.listing import expect_agreement, make_review_registry
@@ -104,6 +104,34 @@ def test_select_this_page_after_typing_a_name_ticks_every_row(
     expect(page.locator("input.select-tag")).to_have_count(50, timeout=15_000)
     expect(page.locator("input.select-tag:checked")).to_have_count(50, timeout=15_000)
     expect_agreement(page, name="review-")
+
+
+def test_rows_show_the_selection_when_the_list_was_redrawn_before_it_answered(
+    page: Page, live_server, janitor, reviews
+) -> None:
+    """The list is redrawn (Apply) while *Select this page* is on its way: the button that
+    asked is gone when the answer lands, and the redrawn rows were read before the selection
+    was saved. The rows are read again all the same."""
+    log_in(page, live_server, janitor)
+    page.goto(f"{live_server.url}/registries/main/tags/")
+    held: list[Route] = []
+    page.route("**/selection/page/", lambda route: held.append(route))
+
+    page.get_by_role("button", name="Select this page").click()
+    for _ in range(200):  # the POST is held before the list is redrawn
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert held, "Select this page sent nothing."
+    with page.expect_response(re.compile(r"/tags/\?")):
+        page.get_by_role("button", name="Apply").click()
+    expect(page.locator("input.select-tag")).to_have_count(50)
+    expect(page.locator("input.select-tag:checked")).to_have_count(0)
+    held[0].continue_()
+
+    expect(page.locator("#selection-bar")).to_contain_text("50 tags selected")
+    expect(page.locator("input.select-tag:checked")).to_have_count(50)
+    expect_agreement(page)
 
 
 def test_select_all_matching_states_the_filters_it_will_use(
