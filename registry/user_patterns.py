@@ -119,6 +119,37 @@ def can_backtrack_badly(pattern: str) -> bool:
     return _nested_repeat(list(parsed), inside_repeat=False) or _stacked_repeats(list(parsed))
 
 
+def required_prefix(pattern: str) -> str:
+    r"""The text every name `pattern` matches starts with, or "" when it cannot say.
+
+    `^review-(?P<branch>.+)-\d+$` gives "review-": a database can narrow a read with
+    `LIKE 'review-%'` before the pattern itself runs. Only a pattern anchored at the
+    start and followed by plain characters has one; any flag that changes what those
+    characters match (ignore case, multi-line) gives "".
+    """
+    try:
+        parsed = sre_parser.parse(pattern)
+    except re.error:
+        return ""
+    if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
+        return ""
+    items = list(parsed)
+    if not items or items[0] not in _ANCHORS_AT_START:
+        return ""
+    prefix = []
+    for op, av in items[1:]:
+        if op != sre_constants.LITERAL:
+            break
+        prefix.append(chr(av))
+    return "".join(prefix)
+
+
+_ANCHORS_AT_START = [
+    (sre_constants.AT, sre_constants.AT_BEGINNING),
+    (sre_constants.AT, sre_constants.AT_BEGINNING_STRING),
+]
+
+
 def _repeats(op: Any) -> bool:
     return op in (
         sre_constants.MAX_REPEAT,

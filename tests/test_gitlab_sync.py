@@ -8,8 +8,10 @@ page (`max_per_page` lowered), and the branches and merge requests too.
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from registry.models import GitLabConnection, SyncRun, TagGitLab
+from registry.models import GitLabConnection, StalenessRules, SyncRun, Tag, TagGitLab
+from registry.staleness import refresh_staleness, stale_tag_ids
 from registry.sync import sync_registry
 from tests.support.acme_gitlab import OLD, Acme, build_acme, sha, verdicts
 from tests.support.fake_gitlab import GitLabWorld, push_review_image
@@ -214,3 +216,35 @@ def test_a_429_from_gitlab_is_waited_out(gitlab_world: GitLabWorld) -> None:
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.repository_errors
     assert GitLabConnection.objects.get(registry=acme.registry).is_fresh
+
+
+def test_a_policy_with_the_gitlab_rules_chooses_what_a_refresh_calls_stale(
+    gitlab_world: GitLabWorld,
+) -> None:
+    """GitLab judges a tag before the branch pattern does: a pattern with a fixed start
+    that no review tag has must not narrow the policy's read and lose GitLab's word."""
+    acme = build_acme(gitlab_world)
+    assert sync_registry(registry=acme.registry).status == SyncRun.Status.SUCCEEDED
+    StalenessRules.objects.filter(registry=acme.registry).update(
+        branch_pattern=r"^build-(?P<branch>.+)-\d+$"
+    )
+    rules = StalenessRules.objects.get(registry=acme.registry)
+    now = timezone.now()
+    refresh_staleness(registry=acme.registry, now=now)
+    stale = set(
+        Tag.objects.filter(repository__registry=acme.registry, is_stale=True).values_list(
+            "name", flat=True
+        )
+    )
+
+    chosen = stale_tag_ids(
+        registry=acme.registry,
+        rules=rules,
+        now=now,
+        repository_ids=acme.registry.repos.values_list("pk", flat=True),
+    )
+
+    assert {
+        tag.name for tag in Tag.objects.filter(pk__in=[i for _, ids in chosen for i in ids])
+    } == stale
+    assert "review-fix-payment-1" in stale  # its merge request was merged

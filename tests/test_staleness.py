@@ -31,7 +31,9 @@ from registry.staleness import (
     refresh_staleness,
     rules_for,
     stale_figures,
+    stale_tag_ids,
 )
+from registry.staleness.refresh import could_be_stale
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SUBJECT = "ab" * 32  # the hex of the image a signature points at
@@ -550,3 +552,54 @@ def test_protected_patterns_joined_or_not_protect_the_same_tags() -> None:
     assert _alternation(["(a)\\1", "^b$"], budget=Budget()) is None  # groups: not joined
     assert _alternation(["^a$", "(?i)^b$"], budget=Budget()) is None  # a flag mid-pattern
     assert _alternation(["^a$"], budget=Budget()) is None
+
+
+# -- stale_tag_ids: what a cleanup policy's run chooses ---------------------------------
+
+
+def a_registry_with_every_kind_of_tag(registry: Registry) -> Repository:
+    """Tags each rule decides, in one repository: a read narrowed to `review-*` must still
+    see what their verdicts depend on."""
+    web = Repository.objects.create(registry=registry, name="shop/web")
+    add_tag(web, "latest", age=100, image="release")
+    add_tag(web, "review-login-1", age=100, image="release")  # shares latest's digest
+    for n, age in enumerate([90, 80, 70, 60], start=2):
+        add_tag(web, f"review-login-{n}", age=age)
+    add_tag(web, "review-login-9", age=2)  # young: counts among the newest
+    add_tag(web, "review-login-10", age=1)
+    for n, age in enumerate([50, 40, 30], start=1):
+        add_tag(web, f"review-search-{n}", age=age)
+    add_tag(web, "Review-search-9", age=100)  # not the pattern's case
+    add_tag(web, "review-main", age=100)  # no build number: not the pattern
+    add_tag(web, "mr-12-build", age=100)
+    add_tag(web, f"sha256-{SUBJECT}.sig", age=100)
+    add_tag(web, "review-pay-1", age=100, image="pay")
+    add_tag(web, "v1.2.0", age=100, image="pay")  # protected by default, shares a digest
+    return web
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("branch_pattern", [BRANCH_GROUPS, r"review-(?P<branch>.+)-\d+$", ""])
+def test_a_policy_chooses_what_a_refresh_under_the_same_rules_calls_stale(
+    registry: Registry, branch_pattern: str
+) -> None:
+    web = a_registry_with_every_kind_of_tag(registry)
+    other = Repository.objects.create(registry=registry, name="shop/api")
+    add_tag(other, "review-login-1", age=100)
+    rules = StalenessRules.objects.create(
+        registry=registry, branch_pattern=branch_pattern, keep_newest=2, max_age_days=14
+    )
+    refresh_staleness(registry=registry, now=NOW)
+    stale_in_web = set(web.tags.filter(is_stale=True).values_list("pk", flat=True))
+
+    chosen = dict(stale_tag_ids(registry=registry, rules=rules, now=NOW, repository_ids=[web.pk]))
+
+    assert set(chosen) <= {web.pk}
+    assert set(chosen.get(web.pk, [])) == stale_in_web
+    assert stale_in_web  # the rules leave something stale to choose
+
+
+def test_only_a_branch_pattern_with_a_fixed_start_narrows_the_read() -> None:
+    assert could_be_stale(StalenessRules(branch_pattern=BRANCH_GROUPS)) is not None
+    assert could_be_stale(StalenessRules(branch_pattern=r"review-(?P<branch>.+)")) is None
+    assert could_be_stale(StalenessRules(branch_pattern="")) is None

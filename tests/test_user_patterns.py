@@ -24,6 +24,7 @@ from registry.user_patterns import (
     UserPattern,
     can_backtrack_badly,
     pattern_budget,
+    required_prefix,
 )
 from tests.support.tag_rows import make_tag
 
@@ -74,6 +75,28 @@ def test_a_safe_pattern_finds_what_re_finds() -> None:
     assert match is not None
     assert match.group("branch") == "login"
     assert pattern.search("latest") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        (r"^review-(?P<branch>.+)-\d+$", "review-"),
+        (r"\Amr-\d+", "mr-"),
+        (r"^release\.v", "release.v"),
+        ("^(?:feat)ure-", "feature-"),
+        ("^ab*", "a"),  # b may be absent
+        ("^review-x?", "review-"),
+        ("^review|^mr", ""),  # either start
+        ("(?i)^review-", ""),  # Review- too
+        ("(?m)^review-", ""),
+        ("review-", ""),  # anywhere in the name
+        ("^[rm]", ""),
+        ("^", ""),
+        ("^(unclosed", ""),
+    ],
+)
+def test_the_text_a_pattern_requires_at_the_start_of_every_name(pattern: str, prefix: str) -> None:
+    assert required_prefix(pattern) == prefix
 
 
 @pytest.fixture

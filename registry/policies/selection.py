@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry.models import CleanupPolicy, Repository
-from registry.staleness import judge_repositories
+from registry.staleness import stale_tag_ids
 from registry.user_patterns import RULES_BUDGET_SECONDS, Budget, UserPattern
 
 
@@ -64,15 +64,15 @@ def _stale_ids(
 ) -> dict[int, int]:
     """Tag id -> repository id, of the tags the policy's rules call stale."""
     stale: dict[int, int] = {}
-    judged = judge_repositories(
+    chosen = stale_tag_ids(
         registry=policy.registry,
         rules=policy.staleness_rules(),
         now=now,
         repository_ids=repository_ids,
         budget=budget,
     )
-    for repository_id, verdicts in judged:
-        stale.update((tag_id, repository_id) for tag_id, v in verdicts.items() if v.stale)
+    for repository_id, tag_ids in chosen:
+        stale.update((tag_id, repository_id) for tag_id in tag_ids)
     return stale
 
 

@@ -39,7 +39,7 @@ pattern and age (registry.gitlab.verdicts; the ties come from registry.gitlab.ti
 """
 
 from .figures import StaleFigures, preview_staleness, stale_figures
-from .refresh import judge_repositories, refresh_staleness
+from .refresh import refresh_staleness, stale_tag_ids
 from .verdicts import (
     REFERRER_TAG,
     TagFacts,
@@ -56,11 +56,11 @@ __all__ = [
     "TagFacts",
     "Verdict",
     "evaluate_tags",
-    "judge_repositories",
     "natural_key",
     "preview_staleness",
     "protection_check",
     "refresh_staleness",
     "rules_for",
     "stale_figures",
+    "stale_tag_ids",
 ]

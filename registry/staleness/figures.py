@@ -12,7 +12,7 @@ from registry.models import Registry, StalenessRules, Tag
 from registry.user_patterns import RULES_BUDGET_SECONDS, Budget
 
 from .refresh import tags_by_repository, tracked_since_for
-from .verdicts import evaluate_tags
+from .verdicts import compile_rules, evaluate_tags
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,12 @@ def preview_staleness(
     budget = budget or Budget(RULES_BUDGET_SECONDS)
     tracked_since = tracked_since_for(registry=registry, rules=rules)
     ties = RegistryTies.load(registry=registry, rules=rules, budget=budget)
+    compiled = compile_rules(rules, budget=budget, pulls_tracked_since=tracked_since)
     total = stale = becoming = leaving = 0
     rows = tags_by_repository(registry=registry, stored_fields=["is_stale"])
     for repository_id, facts, stored in rows:
         facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
-        verdicts = evaluate_tags(
-            rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
-        )
+        verdicts = evaluate_tags(rules=compiled, tags=facts, now=now)
         for pk, verdict in verdicts.items():
             (was_stale,) = stored[pk]
             total += 1

@@ -9,15 +9,16 @@ from operator import itemgetter
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from registry.chunking import chunks
 from registry.gitlab.ties import RegistryTies
 from registry.models import Registry, StalenessRules, Tag
 from registry.pull_tracking import pulls_tracked_since
-from registry.user_patterns import RULES_BUDGET_SECONDS, Budget
+from registry.user_patterns import RULES_BUDGET_SECONDS, Budget, required_prefix
 
-from .verdicts import TagFacts, Verdict, evaluate_tags, rules_for
+from .verdicts import TagFacts, Verdict, compile_rules, evaluate_tags, rules_for
 
 READ_CHUNK = 2000  # rows fetched at a time while streaming the tags
 STORED_FIELDS = ["is_stale", "is_protected", "stale_reason", "subject_digest"]
@@ -44,13 +45,12 @@ def refresh_staleness(
     ties = RegistryTies.load(
         registry=registry, rules=rules, budget=budget, repository_ids=repository_ids
     )
+    compiled = compile_rules(rules, budget=budget, pulls_tracked_since=tracked_since)
     changed: dict[StoredVerdict, list[int]] = {}
     rows = tags_by_repository(registry=registry, repository_ids=repository_ids)
     for repository_id, facts, stored in rows:
         facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
-        verdicts = evaluate_tags(
-            rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
-        )
+        verdicts = evaluate_tags(rules=compiled, tags=facts, now=now)
         for pk, verdict in verdicts.items():
             values = _stored(verdict)
             if values != stored[pk]:
@@ -68,34 +68,54 @@ def refresh_staleness(
 StoredVerdict = tuple[bool, bool, str, str]  # the STORED_FIELDS, in order
 
 
-def judge_repositories(
+def stale_tag_ids(
     *,
     registry: Registry,
     rules: StalenessRules,
     now: datetime,
     repository_ids: Iterable[int],
     budget: Budget | None = None,
-) -> Iterator[tuple[int, dict[int, Verdict]]]:
-    """Each repository's id and the verdicts `rules` (saved or not) give its tags, by tag id.
+) -> Iterator[tuple[int, list[int]]]:
+    """Each repository's id and the ids of its tags that `rules` (saved or not) call stale.
 
-    Writes nothing: the verdicts of a cleanup policy's own rules (registry.policies).
-    Raises PatternTooSlow when the rules' patterns use up `budget`.
+    Writes nothing: the choice of a cleanup policy's own rules (registry.policies).
+    Reads only the tags that could be stale where the database can tell
+    (`could_be_stale`), and the verdicts on those are the verdicts a read of every
+    tag gives. Raises PatternTooSlow when the rules' patterns use up `budget`.
     """
     budget = budget or Budget(RULES_BUDGET_SECONDS)
     repository_ids = list(repository_ids)
-    tracked_since = tracked_since_for(registry=registry, rules=rules)
     ties = RegistryTies.load(
         registry=registry, rules=rules, budget=budget, repository_ids=repository_ids
     )
-    rows = tags_by_repository(registry=registry, repository_ids=repository_ids, stored_fields=[])
+    tracked_since = tracked_since_for(registry=registry, rules=rules)
+    compiled = compile_rules(rules, budget=budget, pulls_tracked_since=tracked_since)
+    narrowed = None if ties and rules.gitlab_rules else could_be_stale(rules)
+    rows = tags_by_repository(
+        registry=registry, repository_ids=repository_ids, stored_fields=[], narrowed=narrowed
+    )
     for repository_id, facts, _ in rows:
         facts = ties.attach(repository_id=repository_id, tags=facts) if ties else facts
-        yield (
-            repository_id,
-            evaluate_tags(
-                rules=rules, tags=facts, now=now, budget=budget, pulls_tracked_since=tracked_since
-            ),
-        )
+        verdicts = evaluate_tags(rules=compiled, tags=facts, now=now)
+        yield repository_id, [pk for pk, verdict in verdicts.items() if verdict.stale]
+
+
+def could_be_stale(rules: StalenessRules) -> Q | None:
+    """The tags that may be stale under `rules`, and those their verdict depends on, as a
+    filter (None: the database cannot tell, every tag is read).
+
+    A branch pattern with a fixed start (`^review-…`) leaves out every tag whose name
+    starts otherwise: such a tag is not stale (rule 4), and only tags that match the
+    pattern rank among the newest (rule 7). What remains decides each candidate's verdict
+    whole, once the tags sharing a candidate's digest come along for rule 3. Not for the
+    GitLab rules, which judge tags before the branch pattern does.
+    """
+    prefix = required_prefix(rules.branch_pattern) if rules.branch_pattern else ""
+    if not prefix:
+        return None
+    # Case-insensitive LIKE on SQLite reads a few more: the pattern still decides.
+    candidates = Tag.objects.filter(name__startswith=prefix)
+    return Q(name__startswith=prefix) | Q(manifest_id__in=candidates.values("manifest_id"))
 
 
 def tracked_since_for(*, registry: Registry, rules: StalenessRules) -> datetime | None:
@@ -118,12 +138,16 @@ def tags_by_repository(
     registry: Registry,
     repository_ids: Iterable[int] | None = None,
     stored_fields: list[str] = STORED_FIELDS,
+    narrowed: Q | None = None,
 ) -> Iterator[tuple[int, list[TagFacts], dict[int, tuple[Any, ...]]]]:
-    """Each repository's id and tags, and `stored_fields` of each by id (by default the
-    stored verdict, as a StoredVerdict), from one streamed query."""
+    """Each repository's id and tags (those `narrowed` keeps, when given), and
+    `stored_fields` of each by id (by default the stored verdict, as a StoredVerdict),
+    from one streamed query."""
     rows = Tag.objects.filter(repository__registry=registry)
     if repository_ids is not None:
         rows = rows.filter(repository_id__in=list(repository_ids))
+    if narrowed is not None:
+        rows = rows.filter(narrowed)
     values = (
         rows.order_by("repository_id")
         .values_list(

@@ -47,8 +47,9 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class _Rules:
-    """StalenessRules with the patterns compiled, once per evaluation."""
+class CompiledRules:
+    """StalenessRules with the patterns compiled: once per run over a registry, not once
+    per repository (`compile_rules`)."""
 
     protected: list[UserPattern]
     branch: UserPattern | None
@@ -64,7 +65,7 @@ class _Rules:
     any_protected: UserPattern | None = None
 
     @classmethod
-    def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> _Rules:
+    def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> CompiledRules:
         """Raises PatternTooSlow once the patterns' searches use up `budget`."""
         budget = budget or Budget(RULES_BUDGET_SECONDS)
         return cls(
@@ -96,9 +97,24 @@ def rules_for(*, registry: Registry) -> StalenessRules:
     return rules or StalenessRules(registry=registry)
 
 
+def compile_rules(
+    rules: StalenessRules,
+    *,
+    budget: Budget | None = None,
+    pulls_tracked_since: datetime | None = None,
+) -> CompiledRules:
+    """`rules` ready to judge many repositories' tags: the patterns compiled once.
+
+    `pulls_tracked_since`: when the registry's notifications began (rule 6).
+    Raises PatternTooSlow when the rules' patterns use up `budget` (see user_patterns).
+    """
+    compiled = CompiledRules.of(rules, budget=budget)
+    return replace(compiled, pulls_tracked_since=pulls_tracked_since)
+
+
 def evaluate_tags(
     *,
-    rules: StalenessRules,
+    rules: StalenessRules | CompiledRules,
     tags: list[TagFacts],
     now: datetime,
     budget: Budget | None = None,
@@ -106,10 +122,15 @@ def evaluate_tags(
 ) -> dict[int, Verdict]:
     """The verdict on every tag of ONE repository, by tag id.
 
-    `pulls_tracked_since`: when the registry's notifications began (rule 6).
-    Raises PatternTooSlow when the rules' patterns use up `budget` (see user_patterns).
+    `rules` as saved, or compiled by `compile_rules` (then `budget` and
+    `pulls_tracked_since` are the compiled ones). Raises PatternTooSlow when the
+    rules' patterns use up their budget (see user_patterns).
     """
-    compiled = replace(_Rules.of(rules, budget=budget), pulls_tracked_since=pulls_tracked_since)
+    compiled = (
+        rules
+        if isinstance(rules, CompiledRules)
+        else compile_rules(rules, budget=budget, pulls_tracked_since=pulls_tracked_since)
+    )
     verdicts: dict[int, Verdict] = {}
     protected_names: dict[str, list[str]] = {}  # digest -> protected tags pointing at it
     for tag in tags:
@@ -163,7 +184,7 @@ def evaluate_tags(
 
 
 def _gitlab_verdict(
-    tag: TagFacts, rules: _Rules, now: datetime, protected_names: list[str] | None
+    tag: TagFacts, rules: CompiledRules, now: datetime, protected_names: list[str] | None
 ) -> Verdict | None:
     """Rule 3, then GitLab's word, for a tag tied to GitLab (None: the other rules decide)."""
     assert tag.gitlab is not None
@@ -178,7 +199,7 @@ def _gitlab_verdict(
     return Verdict(stale=stale, protected=False, reason=reason)
 
 
-def _recently_pulled_reason(tag: TagFacts, rules: _Rules, now: datetime) -> str:
+def _recently_pulled_reason(tag: TagFacts, rules: CompiledRules, now: datetime) -> str:
     """Why the pull rule keeps the tag, or "" when it does not (or is off)."""
     if rules.unpulled_days is None or unpulled_for(
         days=rules.unpulled_days,
@@ -200,7 +221,7 @@ def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
 
     It raises PatternTooSlow once the patterns have run for RULES_BUDGET_SECONDS.
     """
-    compiled = _Rules.of(rules)
+    compiled = CompiledRules.of(rules)
     return lambda name: _protecting_pattern(compiled, name)
 
 
@@ -216,7 +237,7 @@ def _alternation(patterns: list[str], *, budget: Budget) -> UserPattern | None:
         return None
 
 
-def _protecting_pattern(rules: _Rules, name: str) -> str | None:
+def _protecting_pattern(rules: CompiledRules, name: str) -> str | None:
     # Most tags match no protected pattern: one search of them all says so (a seventh of
     # the searches of a refresh over 100,000 tags with the default six patterns).
     if rules.any_protected is not None and not rules.any_protected.search(name):
@@ -245,7 +266,7 @@ def _referrer_verdict(name: str) -> Verdict:
 def _candidate_verdict(
     tag: TagFacts,
     *,
-    rules: _Rules,
+    rules: CompiledRules,
     now: datetime,
     is_newest: bool,
     branch: str | None,
@@ -266,13 +287,13 @@ def _candidate_verdict(
     return Verdict(stale=False, protected=False, reason=reason)
 
 
-def _age_start(tag: TagFacts, rules: _Rules) -> datetime:
+def _age_start(tag: TagFacts, rules: CompiledRules) -> datetime:
     if rules.by_first_seen or tag.created is None:
         return tag.first_seen
     return tag.created
 
 
-def _newness(tag: TagFacts, rules: _Rules) -> tuple[datetime, tuple[str | int, ...]]:
+def _newness(tag: TagFacts, rules: CompiledRules) -> tuple[datetime, tuple[str | int, ...]]:
     """Sort key, newest last: the age basis, then the name in natural order."""
     return _age_start(tag, rules), natural_key(tag.name)
 
@@ -290,22 +311,22 @@ def _days(count: int) -> str:
     return "1 day" if count == 1 else f"{count} days"
 
 
-def _unknown_created(tag: TagFacts, rules: _Rules) -> str:
+def _unknown_created(tag: TagFacts, rules: CompiledRules) -> str:
     return " (created date unknown)" if tag.created is None and not rules.by_first_seen else ""
 
 
-def _counts_from_first_seen(tag: TagFacts, rules: _Rules) -> bool:
+def _counts_from_first_seen(tag: TagFacts, rules: CompiledRules) -> bool:
     return rules.by_first_seen or tag.created is None
 
 
-def _young_reason(tag: TagFacts, rules: _Rules) -> str:
+def _young_reason(tag: TagFacts, rules: CompiledRules) -> str:
     limit = _days(rules.max_age_days)
     if _counts_from_first_seen(tag, rules):
         return f"first seen less than {limit} ago{_unknown_created(tag, rules)}"
     return f"younger than {limit}"
 
 
-def _stale_reason(tag: TagFacts, rules: _Rules) -> str:
+def _stale_reason(tag: TagFacts, rules: CompiledRules) -> str:
     """The rule the tag broke, not its age: the age is on the page already, and a reason
     that changed every day would rewrite every stale tag's verdict every day."""
     limit = _days(rules.max_age_days)
@@ -317,7 +338,7 @@ def _stale_reason(tag: TagFacts, rules: _Rules) -> str:
     return f"stale: older than {limit}{unpulled}"
 
 
-def _newest_reason(rules: _Rules, branch: str | None) -> str:
+def _newest_reason(rules: CompiledRules, branch: str | None) -> str:
     count = rules.keep_newest
     if not rules.groups_by_branch:
         return (
