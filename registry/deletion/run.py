@@ -10,6 +10,9 @@ against it, never against the cache:
   lists it): a planned manifest delete is downgraded to *untag only*;
 - the digest now carries a protected tag: *skipped*.
 
+Those decisions are made in `registry.deletion.recheck`; this module reads the
+registry, sends the requests and saves what came of them.
+
 Before each further chunk of requests in the repository, the tag list is read again
 and every new or protected tag gets a HEAD, so a tag pushed onto a digest while the
 batch runs (a CI job promoting an image) keeps it. What no API can close is the
@@ -30,8 +33,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Min
@@ -52,23 +53,19 @@ from .batches import (
     batch_progress,
     close_pending_items,
 )
-from .decision import DigestAction, decide_digest
 from .lease import LeaseLost, claim_batch, close_batch, release_lease, renew_lease
 from .live import LiveRepository, check_attempted, read_changes, read_live_repository
 from .outcomes import (
-    CHANGED_SINCE_PREVIEW,
     REGISTRY_SILENT_MESSAGE,
     SILENT_IN_A_ROW_LIMIT,
     SUBJECT_KEPT,
     OutcomeBuffer,
     Result,
-    absent_result,
-    downgraded_note,
-    now_protected_note,
     recheck_failed_midway_note,
     recheck_failed_note,
     stopped_note,
 )
+from .recheck import decide_chunk, decide_items
 from .requests import Operation, Requests
 
 logger = logging.getLogger(__name__)
@@ -132,17 +129,6 @@ def execute_batch(*, batch: DeletionBatch, client: RegistryClient | None = None)
 
 
 # -- one run -------------------------------------------------------------------------
-
-
-@dataclass
-class _Decided:
-    """A repository's pending items, decided: settled already, or requests to make."""
-
-    settled: list[tuple[list[DeletionItem], Result]] = field(default_factory=list)
-    operations: list[Operation] = field(default_factory=list)
-
-    def settle(self, items: list[DeletionItem], result: Result) -> None:
-        self.settled.append((items, result))
 
 
 class _BatchRun:
@@ -230,7 +216,14 @@ class _BatchRun:
             .exclude(action=Action.REFUSE)
             .values_list("tag", flat=True)
         )
-        decided = self._decide(repository=repository, items=items, live=live, planned=planned)
+        decided = decide_items(
+            repository=repository,
+            items=items,
+            live=live,
+            planned=planned,
+            is_protected=self.is_protected,
+            deletes_by_tag=self.deletes_by_tag,
+        )
         self._save(decided.settled)
         # Companions (signatures) go after the images they belong to.
         main = [op for op in decided.operations if not op.items[0].companion_of]
@@ -247,65 +240,6 @@ class _BatchRun:
             if self._count_silence(isinstance(failed.error, errors.RegistryUnreachable)):
                 raise _StopBatch(REGISTRY_SILENT_MESSAGE) from failed
         self._update_cache(repository)
-
-    def _decide(
-        self,
-        *,
-        repository: str,
-        items: list[DeletionItem],
-        live: LiveRepository,
-        planned: set[str],
-    ) -> _Decided:
-        """Each pending item against what the registry holds now (nothing is saved here)."""
-        decided = _Decided()
-        by_digest: dict[str, list[DeletionItem]] = defaultdict(list)
-        for item in items:
-            now_at = live.tags.get(item.tag)
-            if now_at is None:
-                decided.settle([item], absent_result(item))
-            elif now_at != item.digest:
-                decided.settle([item], Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW))
-            else:
-                by_digest[item.digest].append(item)
-        for digest, group in by_digest.items():
-            self._decide_digest(repository, digest, group, live=live, planned=planned, into=decided)
-        return decided
-
-    def _decide_digest(
-        self,
-        repository: str,
-        digest: str,
-        group: list[DeletionItem],
-        *,
-        live: LiveRepository,
-        planned: set[str],
-        into: _Decided,
-        whole_plan: bool = False,
-    ) -> None:
-        """The requests that remove `group` (the pending tags on `digest`), as `live` stands:
-        the manifest when nothing else holds it, else each tag alone; none when a protected
-        tag now holds it (the group is skipped). With `whole_plan`, every tag the batch
-        plans counts as going (a GitLab delete's tags, re-checked chunk by chunk)."""
-        deleting = all(item.action == Action.DELETE for item in group)
-        decision = decide_digest(
-            planned=planned if whole_plan else [item.tag for item in group],
-            holders=live.digest_holders(digest, is_protected=self.is_protected),
-            may_delete=deleting,
-        )
-        if decision.action == DigestAction.PROTECTED:
-            into.settle(
-                group, Result(Outcome.SKIPPED, now_protected_note(list(decision.protected)))
-            )
-        elif decision.action == DigestAction.DELETE and self.deletes_by_tag:
-            into.operations += [Operation("delete_tag", repository, digest, [i]) for i in group]
-        elif decision.action == DigestAction.DELETE:
-            into.operations.append(Operation("delete", repository, digest, group))
-        else:
-            unplanned = sorted(set(decision.others) - planned)
-            note = downgraded_note(unplanned) if deleting and unplanned else ""
-            into.operations += [
-                Operation("untag", repository, digest, [item], note=note) for item in group
-            ]
 
     def _companions_to_delete(
         self, repository: str, operations: list[Operation], live: LiveRepository
@@ -359,26 +293,13 @@ class _BatchRun:
             live=live,
             is_protected=self.is_protected,
         )
-        decided = _Decided()
-        tag_deletes: dict[str, list[DeletionItem]] = defaultdict(list)
-        for operation in chunk:
-            if operation.kind == "delete":
-                self._decide_digest(
-                    repository,
-                    operation.digest,
-                    operation.items,
-                    live=live,
-                    planned=planned,
-                    into=decided,
-                )
-            elif operation.kind == "delete_tag":
-                tag_deletes[operation.digest] += operation.items
-            else:
-                decided.operations.append(operation)  # the untagger checks its tag itself
-        for digest, items in tag_deletes.items():
-            self._decide_digest(
-                repository, digest, items, live=live, planned=planned, into=decided, whole_plan=True
-            )
+        decided = decide_chunk(
+            chunk,
+            live=live,
+            planned=planned,
+            is_protected=self.is_protected,
+            deletes_by_tag=self.deletes_by_tag,
+        )
         self._save(decided.settled)
         return decided.operations
 
