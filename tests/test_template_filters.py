@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry.templatetags.janitor import JUST_NOW, ago
+from registry.templatetags.janitor import JUST_NOW, ago, breakable
 from registry.views.deletions import confirm_button_label
 
 
@@ -41,3 +41,16 @@ def test_ago_of_nothing_is_empty() -> None:
 )
 def test_the_confirm_button_never_says_delete_0_tags(deleted, untagged, label) -> None:
     assert confirm_button_label(deleted=deleted, untagged=untagged) == label
+
+
+@pytest.mark.parametrize(
+    ("name", "html"),
+    [
+        ("build_2024.06.01", "build_<wbr>2024.<wbr>06.<wbr>01"),
+        ("review-login-42", "review-login-42"),  # a hyphen wraps by itself
+        ("acme/web", "acme/<wbr>web"),
+        ("<b>_x", "&lt;b&gt;_<wbr>x"),  # escaped first
+    ],
+)
+def test_long_names_may_wrap_after_their_separators(name: str, html: str) -> None:
+    assert breakable(name) == html

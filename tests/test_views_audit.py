@@ -19,6 +19,7 @@ from registry.audit import DATE_FROM_MESSAGE, OUTCOME_MESSAGE
 from registry.audit_exports import EXPORT_COLUMNS
 from tests.factories import DeletionBatchFactory, DeletionItemFactory
 from tests.support.audit_log import at
+from tests.support.html import NAME, name_text
 from tests.support.htmx import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,8 @@ def url(name: str, query: str = "") -> str:
 
 def listed(response) -> list[str]:
     """The tag names in the audit table's rows, in order."""
-    return re.findall(r'<td class="tag-name">([^<]+)</td>', response.content.decode())
+    cells = re.findall(rf'<td class="tag-name">{NAME}</td>', response.content.decode())
+    return [name_text(cell) for cell in cells]
 
 
 def streamed(response) -> str:

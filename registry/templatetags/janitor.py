@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from registry import audit
@@ -44,3 +47,15 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return JUST_NOW
     return f"{timesince(value)} ago"
+
+
+# Where a long tag or repository name may wrap: browsers break after a hyphen on their
+# own, not after these.
+_SEPARATORS = re.compile(r"([_./:@])")
+
+
+@register.filter
+def breakable(value: str) -> SafeString:
+    """The text, escaped, with a line-break opportunity (<wbr>) after each `_ . / : @`:
+    `build_2024.06.01` wraps at its parts on a phone, not at the cell's edge."""
+    return mark_safe(_SEPARATORS.sub(r"\1<wbr>", str(conditional_escape(value))))

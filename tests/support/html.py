@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from html import unescape
 
-TAG_NAME_CELL = re.compile(r'<td class="tag-name"><a [^>]*>([^<]+)</a>')
+# A name's text, with the line-break opportunities (<wbr>) it may hold.
+NAME = r"((?:[^<]|<wbr>)+)"
+TAG_NAME_CELL = re.compile(rf'<td class="tag-name"><a [^>]*>{NAME}</a>')
+
+
+def name_text(html: str) -> str:
+    """The name a cell's HTML shows."""
+    return unescape(html.replace("<wbr>", ""))
 
 
 def captured(pattern: str, html: str) -> str:
@@ -17,11 +24,11 @@ def captured(pattern: str, html: str) -> str:
 
 def listed_tags(html: str) -> list[str]:
     """The tag names in a tag table's rows, in order."""
-    return [unescape(name) for name in TAG_NAME_CELL.findall(html)]
+    return [name_text(name) for name in TAG_NAME_CELL.findall(html)]
 
 
 def row_of(html: str, tag: str) -> str:
     """The tag table's row of the tag named `tag`."""
-    cell = next(m for m in TAG_NAME_CELL.finditer(html) if unescape(m.group(1)) == tag)
+    cell = next(m for m in TAG_NAME_CELL.finditer(html) if name_text(m.group(1)) == tag)
     start = html.rindex("<tr", 0, cell.start())
     return html[start : html.index("</tr>", cell.end())]
