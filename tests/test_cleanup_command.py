@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient, errors
-from registry.deletion.batches import GC_COMMAND, GC_EXPLANATION, REASON_REQUIRED_MESSAGE
+from registry.deletion.batches import GC_COMMAND, REASON_REQUIRED_MESSAGE
 from registry.deletion.cleanup_selection import invalid_regex_message
+from registry.deletion.garbage import GC_BINARY_COMMAND, GC_BINARY_EXPLANATION
 from registry.management.commands.cleanup import (
     NOTHING_MATCHES_MESSAGE,
     actor_not_allowed_message,
@@ -182,8 +183,10 @@ def test_apply_deletes_the_planned_tags_and_records_the_command_line_and_the_act
         assert line.split()[-1] == "Deleted"
     assert f"Batch {batch_id}: succeeded. 2 deleted, 0 untagged" in output
     assert "0 failed, 0 not attempted" in output
-    assert GC_EXPLANATION in output
-    assert GC_COMMAND in output
+    # A registry run as a binary (not this repository's compose service): its own command.
+    assert GC_BINARY_EXPLANATION in output
+    assert f"  {GC_BINARY_COMMAND}" in output
+    assert GC_COMMAND not in output
     assert "--delete-untagged" in output
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from registry.client import errors
+from registry.deletion.garbage import gc_hint
 from registry.deletion.plan import plan_deletion, protected_tag_note
 from registry.gitlab.token_check import (
     DELETE_SCOPE_MISSING,
@@ -176,6 +177,8 @@ def test_cleanup_stale_deletes_exactly_the_images_of_finished_branches_nothing_r
         } <= left
         with pytest.raises(errors.NotFound):
             client.head_manifest("acme/web", "review-fix-payment-1")
+    acme.registry.refresh_from_db()
+    assert gc_hint(acme.registry).explanation in out  # what the batch page says too
 
 
 def test_an_image_in_use_is_refused_in_any_plan(gitlab_world: GitLabWorld, janitor) -> None:

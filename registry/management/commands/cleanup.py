@@ -13,9 +13,6 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from registry.deletion.batches import (
-    GC_COMMAND,
-    GC_EXPLANATION,
-    GC_UNTAGGED_WARNING,
     NOT_PLANNED_MESSAGE,
     REASON_REQUIRED_MESSAGE,
     ConfirmationError,
@@ -26,6 +23,7 @@ from registry.deletion.batches import (
     saved_progress,
 )
 from registry.deletion.cleanup_selection import CleanupFilterForm, select_tags
+from registry.deletion.garbage import gc_hint
 from registry.deletion.lease import BatchHeld, RepositoriesBusy
 from registry.deletion.plan import plan_deletion
 from registry.deletion.run import execute_batch
@@ -271,9 +269,15 @@ class Command(BaseCommand):
         )
         if batch.error:
             self.stdout.write(f"Error: {batch.error}")
-        self.stdout.write(f"\n{GC_EXPLANATION}\n  {GC_COMMAND}\n{GC_UNTAGGED_WARNING}")
+        self._write_gc_hint(batch)
         if batch.status != DeletionBatch.Status.SUCCEEDED:
             raise CommandError(f"Batch {batch.pk} did not fully succeed: {_status(batch)}.")
+
+    def _write_gc_hint(self, batch: DeletionBatch) -> None:
+        """How to free the disk, for the kind of registry the batch ran on."""
+        hint = gc_hint(batch.registry)
+        lines = [hint.explanation, f"  {hint.command}" if hint.command else "", hint.warning]
+        self.stdout.write("\n" + "\n".join(line for line in lines if line))
 
     def _execute(self, *, batch: DeletionBatch, reason: str) -> DeletionBatch:
         """Run the batch here; an interrupt (Ctrl-C, SIGTERM) saves what is known first."""
