@@ -13,7 +13,7 @@ import pytest
 from devtools.image_builder import push_image, retag
 from registry.client import RegistryClient
 from registry.deletion.untagging import TagMoved, Untagger
-from tests.support.fault_proxy import Respond
+from tests.support.fault_proxy import Delay, Respond
 
 JAN = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -73,3 +73,33 @@ def test_where_tags_are_deleted_directly_the_tag_is_deleted_by_name(
 
     assert untagged.placeholder_digest == ""
     assert proxy.hits == [1]
+
+
+def test_on_2_8_tags_untagged_at_once_share_one_upload_of_the_placeholder_config(
+    local_registry, registry_client: RegistryClient, fault_proxy
+) -> None:
+    """A batch untags several tags of a repository at once: one uploads the config, the
+    others wait for it instead of sending the same blob alongside it."""
+    images = {}
+    for n in range(6):
+        images[f"review-{n}"] = push_image(
+            registry_client, "acme/web", f"review-{n}", created=JAN, label=str(n)
+        )
+        retag(registry_client, "acme/web", f"review-{n}", f"release-{n}")
+    proxy = fault_proxy(local_registry.url)
+    proxy.add_fault("POST", r"/blobs/uploads/$", Delay(0.3))  # a slow upload: all arrive
+
+    with RegistryClient(proxy.url) as client:
+        untagger = Untagger(client)
+        results = list(
+            client.map_concurrently(
+                lambda tag: untagger.untag(
+                    repository="acme/web", tag=tag, digest=images[tag].digest
+                ),
+                sorted(images),
+            )
+        )
+
+    assert [error for _, _, error in results] == [None] * 6
+    assert len(proxy.requests_matching("POST", r"/blobs/uploads/$")) == 1
+    assert sorted(registry_client.list_tags("acme/web")) == [f"release-{n}" for n in range(6)]

@@ -77,6 +77,7 @@ class Untagger:
         self.client = client
         self._tag_delete_works: bool | None = None
         self._configs_uploaded: set[str] = set()
+        self._config_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def untag(self, *, repository: str, tag: str, digest: str) -> Untagged:
@@ -127,16 +128,21 @@ class Untagger:
             raise TagMoved
 
     def _ensure_config(self, repository: str) -> None:
+        """Upload the placeholders' config once per repository. The run untags several
+        tags at once: the others wait for the first upload rather than send the same blob
+        alongside it (concurrent uploads of one blob are where a registry's storage
+        races)."""
         with self._lock:
+            lock = self._config_locks.setdefault(repository, threading.Lock())
+        with lock:
             if repository in self._configs_uploaded:
                 return
-        try:
-            self.client.upload_blob(repository, PLACEHOLDER_CONFIG)
-        except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
-            raise PushRightsMissing(
-                needs_push_message(repository, exc), status=exc.status, code=exc.code
-            ) from exc
-        with self._lock:
+            try:
+                self.client.upload_blob(repository, PLACEHOLDER_CONFIG)
+            except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
+                raise PushRightsMissing(
+                    needs_push_message(repository, exc), status=exc.status, code=exc.code
+                ) from exc
             self._configs_uploaded.add(repository)
 
 
