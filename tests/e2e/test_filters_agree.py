@@ -134,6 +134,25 @@ def test_rows_show_the_selection_when_the_list_was_redrawn_before_it_answered(
     expect_agreement(page)
 
 
+def test_the_buttons_of_redrawn_rows_work_the_moment_they_show(
+    page: Page, live_server, janitor, reviews
+) -> None:
+    """A click that lands just after the rows were redrawn (the next task, as a person's
+    click can) reaches the new *Select all* button: it is live as soon as it is on screen."""
+    log_in(page, live_server, janitor)
+    page.goto(f"{live_server.url}/registries/main/tags/?name=review-")
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterSwap", (event) => {
+            if (event.detail.target.id !== "tag-results") return;
+            setTimeout(() => document.getElementById("select-matching").click(), 0);
+        }, {once: true})"""
+    )
+
+    page.get_by_role("button", name="Apply").click()
+
+    expect(page.locator("#selection-bar")).to_contain_text("70 tags selected")
+
+
 def test_select_all_matching_states_the_filters_it_will_use(
     page: Page, live_server, janitor, reviews
 ) -> None:
