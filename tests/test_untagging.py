@@ -75,11 +75,12 @@ def test_where_tags_are_deleted_directly_the_tag_is_deleted_by_name(
     assert proxy.hits == [1]
 
 
-def test_on_2_8_tags_untagged_at_once_share_one_upload_of_the_placeholder_config(
+def test_on_2_8_tags_untagged_at_once_go_one_at_a_time_in_a_repository(
     local_registry, registry_client: RegistryClient, fault_proxy
 ) -> None:
-    """A batch untags several tags of a repository at once: one uploads the config, the
-    others wait for it instead of sending the same blob alongside it."""
+    """A batch untags several tags of a repository at once. On 2.8 each placeholder is
+    pushed and deleted before the next one starts (deleting them at once made the
+    registry answer 500), and the placeholders' config is uploaded once."""
     images = {}
     for n in range(6):
         images[f"review-{n}"] = push_image(
@@ -102,4 +103,10 @@ def test_on_2_8_tags_untagged_at_once_share_one_upload_of_the_placeholder_config
 
     assert [error for _, _, error in results] == [None] * 6
     assert len(proxy.requests_matching("POST", r"/blobs/uploads/$")) == 1
+    # Each placeholder: pushed under the tag, then deleted by its digest.
+    pushed_or_deleted = proxy.requests_matching(None, r"/manifests/")
+    placeholders = [
+        m for m, p in pushed_or_deleted if m == "PUT" or (m == "DELETE" and "sha256:" in p)
+    ]
+    assert placeholders == ["PUT", "DELETE"] * 6
     assert sorted(registry_client.list_tags("acme/web")) == [f"release-{n}" for n in range(6)]

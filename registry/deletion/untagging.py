@@ -10,7 +10,9 @@ remove just one:
 - distribution 2.8 refuses that (400 DIGEST_INVALID). There the tag is pointed
   at a tiny placeholder manifest of its own (unique to this tag), and the
   placeholder is deleted by digest: only this tag goes, the image stays. This
-  needs push and delete rights (regclient's `tag delete` does the same).
+  needs push and delete rights (regclient's `tag delete` does the same). A run
+  untags several tags at once; on this path those of one repository go one at a
+  time, since 2.8 answered 500 to placeholder deletes made at once.
 
 The first untag of a run finds out which way the registry takes; `Untagger`
 remembers it for the rest. Either way the tag is HEAD-checked just before the
@@ -77,7 +79,7 @@ class Untagger:
         self.client = client
         self._tag_delete_works: bool | None = None
         self._configs_uploaded: set[str] = set()
-        self._config_locks: dict[str, threading.Lock] = {}
+        self._repository_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def untag(self, *, repository: str, tag: str, digest: str) -> Untagged:
@@ -105,6 +107,12 @@ class Untagger:
         self.client.delete_tag(repository, tag)
 
     def _untag_with_placeholder(self, *, repository: str, tag: str, digest: str) -> Untagged:
+        # One at a time per repository: distribution 2.8 on its filesystem storage answered
+        # 500 to placeholder deletes made at once in one repository (seen in this suite).
+        with self._repository_lock(repository):
+            return self._replace_with_placeholder(repository=repository, tag=tag, digest=digest)
+
+    def _replace_with_placeholder(self, *, repository: str, tag: str, digest: str) -> Untagged:
         self._ensure_config(repository)
         self._check_still_at(repository=repository, tag=tag, digest=digest)
         body = placeholder_manifest(repository=repository, tag=tag)
@@ -128,22 +136,20 @@ class Untagger:
             raise TagMoved
 
     def _ensure_config(self, repository: str) -> None:
-        """Upload the placeholders' config once per repository. The run untags several
-        tags at once: the others wait for the first upload rather than send the same blob
-        alongside it (concurrent uploads of one blob are where a registry's storage
-        races)."""
+        """Upload the placeholders' config once per repository (under its lock)."""
+        if repository in self._configs_uploaded:
+            return
+        try:
+            self.client.upload_blob(repository, PLACEHOLDER_CONFIG)
+        except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
+            raise PushRightsMissing(
+                needs_push_message(repository, exc), status=exc.status, code=exc.code
+            ) from exc
+        self._configs_uploaded.add(repository)
+
+    def _repository_lock(self, repository: str) -> threading.Lock:
         with self._lock:
-            lock = self._config_locks.setdefault(repository, threading.Lock())
-        with lock:
-            if repository in self._configs_uploaded:
-                return
-            try:
-                self.client.upload_blob(repository, PLACEHOLDER_CONFIG)
-            except (errors.AccessDenied, errors.AuthenticationFailed) as exc:
-                raise PushRightsMissing(
-                    needs_push_message(repository, exc), status=exc.status, code=exc.code
-                ) from exc
-            self._configs_uploaded.add(repository)
+            return self._repository_locks.setdefault(repository, threading.Lock())
 
 
 def placeholder_manifest(*, repository: str, tag: str) -> bytes:
