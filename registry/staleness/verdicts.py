@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import regex
@@ -64,25 +64,6 @@ class CompiledRules:
     # All protected patterns as one alternation: one search tells most tags apart.
     any_protected: UserPattern | None = None
 
-    @classmethod
-    def of(cls, rules: StalenessRules, *, budget: Budget | None = None) -> CompiledRules:
-        """Raises PatternTooSlow once the patterns' searches use up `budget`."""
-        budget = budget or Budget(RULES_BUDGET_SECONDS)
-        return cls(
-            protected=[UserPattern(p, budget=budget) for p in rules.protected_patterns],
-            branch=UserPattern(rules.branch_pattern, budget=budget)
-            if rules.branch_pattern
-            else None,
-            max_age_days=rules.max_age_days,
-            keep_newest=rules.keep_newest,
-            by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
-            unpulled_days=rules.unpulled_days,
-            pulls_tracked_since=None,
-            gitlab=rules.gitlab_rules,
-            grace_days=rules.gitlab_grace_days,
-            any_protected=_alternation(rules.protected_patterns, budget=budget),
-        )
-
     @property
     def groups_by_branch(self) -> bool:
         return self.branch is not None and BRANCH_GROUP in self.branch.groupindex
@@ -108,8 +89,19 @@ def compile_rules(
     `pulls_tracked_since`: when the registry's notifications began (rule 6).
     Raises PatternTooSlow when the rules' patterns use up `budget` (see user_patterns).
     """
-    compiled = CompiledRules.of(rules, budget=budget)
-    return replace(compiled, pulls_tracked_since=pulls_tracked_since)
+    budget = budget or Budget(RULES_BUDGET_SECONDS)
+    return CompiledRules(
+        protected=[UserPattern(p, budget=budget) for p in rules.protected_patterns],
+        branch=UserPattern(rules.branch_pattern, budget=budget) if rules.branch_pattern else None,
+        max_age_days=rules.max_age_days,
+        keep_newest=rules.keep_newest,
+        by_first_seen=rules.age_basis == StalenessRules.AgeBasis.FIRST_SEEN,
+        unpulled_days=rules.unpulled_days,
+        pulls_tracked_since=pulls_tracked_since,
+        gitlab=rules.gitlab_rules,
+        grace_days=rules.gitlab_grace_days,
+        any_protected=_alternation(rules.protected_patterns, budget=budget),
+    )
 
 
 def evaluate_tags(
@@ -221,7 +213,7 @@ def protection_check(*, rules: StalenessRules) -> Callable[[str], str | None]:
 
     It raises PatternTooSlow once the patterns have run for RULES_BUDGET_SECONDS.
     """
-    compiled = CompiledRules.of(rules)
+    compiled = compile_rules(rules)
     return lambda name: _protecting_pattern(compiled, name)
 
 
