@@ -44,115 +44,77 @@ class Decided:
         self.settled.append((items, result))
 
 
-def decide_items(
-    *,
-    repository: str,
-    items: list[DeletionItem],
-    live: LiveRepository,
-    planned: set[str],
-    is_protected: ProtectionCheck,
-    deletes_by_tag: bool,
-) -> Decided:
-    """Each pending item against what the registry holds now (nothing is saved here)."""
-    decided = Decided()
-    by_digest: dict[str, list[DeletionItem]] = defaultdict(list)
-    for item in items:
-        now_at = live.tags.get(item.tag)
-        if now_at is None:
-            decided.settle([item], absent_result(item))
-        elif now_at != item.digest:
-            decided.settle([item], Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW))
-        else:
-            by_digest[item.digest].append(item)
-    for digest, group in by_digest.items():
-        _decide_digest(
-            repository,
-            digest,
-            group,
-            live=live,
-            planned=planned,
-            is_protected=is_protected,
-            deletes_by_tag=deletes_by_tag,
-            into=decided,
+@dataclass(frozen=True)
+class Recheck:
+    """One repository's items decided again against `live`, what the registry holds now.
+
+    `planned`: every tag the batch plans to remove from the repository. With
+    `deletes_by_tag` (GitLab), a manifest delete goes tag by tag.
+    """
+
+    repository: str
+    live: LiveRepository
+    planned: set[str]
+    is_protected: ProtectionCheck
+    deletes_by_tag: bool
+
+    def items(self, items: list[DeletionItem]) -> Decided:
+        """Each pending item against what the registry holds now (nothing is saved here)."""
+        decided = Decided()
+        by_digest: dict[str, list[DeletionItem]] = defaultdict(list)
+        for item in items:
+            now_at = self.live.tags.get(item.tag)
+            if now_at is None:
+                decided.settle([item], absent_result(item))
+            elif now_at != item.digest:
+                decided.settle([item], Result(Outcome.SKIPPED, CHANGED_SINCE_PREVIEW))
+            else:
+                by_digest[item.digest].append(item)
+        for digest, group in by_digest.items():
+            self._digest(digest, group, into=decided)
+        return decided
+
+    def chunk(self, chunk: list[Operation]) -> Decided:
+        """Each manifest delete of `chunk` decided again against `live`, just read again
+        (see `read_changes`); untags go as they are."""
+        decided = Decided()
+        tag_deletes: dict[str, list[DeletionItem]] = defaultdict(list)
+        for operation in chunk:
+            if operation.kind == "delete":
+                self._digest(operation.digest, operation.items, into=decided)
+            elif operation.kind == "delete_tag":
+                tag_deletes[operation.digest] += operation.items
+            else:
+                decided.operations.append(operation)  # the untagger checks its tag itself
+        for digest, items in tag_deletes.items():
+            self._digest(digest, items, into=decided, whole_plan=True)
+        return decided
+
+    def _digest(
+        self, digest: str, group: list[DeletionItem], *, into: Decided, whole_plan: bool = False
+    ) -> None:
+        """The requests that remove `group` (the pending tags on `digest`), as `live`
+        stands: the manifest when nothing else holds it, else each tag alone; none when a
+        protected tag now holds it (the group is skipped). With `whole_plan`, every tag
+        the batch plans counts as going (a GitLab delete's tags, re-checked chunk by
+        chunk)."""
+        repository = self.repository
+        deleting = all(item.action == Action.DELETE for item in group)
+        decision = decide_digest(
+            planned=self.planned if whole_plan else [item.tag for item in group],
+            holders=self.live.digest_holders(digest, is_protected=self.is_protected),
+            may_delete=deleting,
         )
-    return decided
-
-
-def decide_chunk(
-    chunk: list[Operation],
-    *,
-    live: LiveRepository,
-    planned: set[str],
-    is_protected: ProtectionCheck,
-    deletes_by_tag: bool,
-) -> Decided:
-    """Each manifest delete of `chunk` decided again against `live`, just read again
-    (see `read_changes`); untags go as they are."""
-    repository = chunk[0].repository
-    decided = Decided()
-    tag_deletes: dict[str, list[DeletionItem]] = defaultdict(list)
-    for operation in chunk:
-        if operation.kind == "delete":
-            _decide_digest(
-                repository,
-                operation.digest,
-                operation.items,
-                live=live,
-                planned=planned,
-                is_protected=is_protected,
-                deletes_by_tag=deletes_by_tag,
-                into=decided,
-            )
-        elif operation.kind == "delete_tag":
-            tag_deletes[operation.digest] += operation.items
+        if decision.action == DigestAction.PROTECTED:
+            protected = now_protected_note(list(decision.protected))
+            into.settle(group, Result(Outcome.SKIPPED, protected))
+        elif decision.action == DigestAction.DELETE and self.deletes_by_tag:
+            into.operations += [Operation("delete_tag", repository, digest, [i]) for i in group]
+        elif decision.action == DigestAction.DELETE:
+            into.operations.append(Operation("delete", repository, digest, group))
         else:
-            decided.operations.append(operation)  # the untagger checks its tag itself
-    for digest, items in tag_deletes.items():
-        _decide_digest(
-            repository,
-            digest,
-            items,
-            live=live,
-            planned=planned,
-            is_protected=is_protected,
-            deletes_by_tag=deletes_by_tag,
-            into=decided,
-            whole_plan=True,
-        )
-    return decided
-
-
-def _decide_digest(
-    repository: str,
-    digest: str,
-    group: list[DeletionItem],
-    *,
-    live: LiveRepository,
-    planned: set[str],
-    is_protected: ProtectionCheck,
-    deletes_by_tag: bool,
-    into: Decided,
-    whole_plan: bool = False,
-) -> None:
-    """The requests that remove `group` (the pending tags on `digest`), as `live` stands:
-    the manifest when nothing else holds it, else each tag alone; none when a protected
-    tag now holds it (the group is skipped). With `whole_plan`, every tag the batch
-    plans counts as going (a GitLab delete's tags, re-checked chunk by chunk)."""
-    deleting = all(item.action == Action.DELETE for item in group)
-    decision = decide_digest(
-        planned=planned if whole_plan else [item.tag for item in group],
-        holders=live.digest_holders(digest, is_protected=is_protected),
-        may_delete=deleting,
-    )
-    if decision.action == DigestAction.PROTECTED:
-        into.settle(group, Result(Outcome.SKIPPED, now_protected_note(list(decision.protected))))
-    elif decision.action == DigestAction.DELETE and deletes_by_tag:
-        into.operations += [Operation("delete_tag", repository, digest, [i]) for i in group]
-    elif decision.action == DigestAction.DELETE:
-        into.operations.append(Operation("delete", repository, digest, group))
-    else:
-        unplanned = sorted(set(decision.others) - planned)
-        note = downgraded_note(unplanned) if deleting and unplanned else ""
-        into.operations += [
-            Operation("untag", repository, digest, [item], note=note) for item in group
-        ]
+            unplanned = sorted(set(decision.others) - self.planned)
+            note = downgraded_note(unplanned) if deleting and unplanned else ""
+            into.operations += [
+                Operation("untag", repository, digest, [item], note=note) for item in group
+            ]

@@ -65,7 +65,7 @@ from .outcomes import (
     recheck_failed_note,
     stopped_note,
 )
-from .recheck import decide_chunk, decide_items
+from .recheck import Recheck
 from .requests import Operation, Requests
 
 logger = logging.getLogger(__name__)
@@ -216,23 +216,21 @@ class _BatchRun:
             .exclude(action=Action.REFUSE)
             .values_list("tag", flat=True)
         )
-        decided = decide_items(
+        recheck = Recheck(
             repository=repository,
-            items=items,
             live=live,
             planned=planned,
             is_protected=self.is_protected,
             deletes_by_tag=self.deletes_by_tag,
         )
+        decided = recheck.items(items)
         self._save(decided.settled)
         # Companions (signatures) go after the images they belong to.
         main = [op for op in decided.operations if not op.items[0].companion_of]
         companions = [op for op in decided.operations if op.items[0].companion_of]
         try:
-            self._perform(main, live=live, planned=planned)
-            self._perform(
-                self._companions_to_delete(repository, companions, live), live=live, planned=planned
-            )
+            self._perform(main, recheck=recheck)
+            self._perform(self._companions_to_delete(repository, companions, live), recheck=recheck)
         except _RecheckFailed as failed:
             note = recheck_failed_midway_note(repository, failed.error.message)
             result = Result(Outcome.NOT_ATTEMPTED, note, failed.error.status)
@@ -256,50 +254,39 @@ class _BatchRun:
 
     # -- acting ------------------------------------------------------------------------
 
-    def _perform(
-        self, operations: list[Operation], *, live: LiveRepository, planned: set[str]
-    ) -> None:
+    def _perform(self, operations: list[Operation], *, recheck: Recheck) -> None:
         if not operations:
             return
         if not self.first_request_done:
             # The first request alone: a registry that refuses deletes stops the batch
             # after one item, not after a pool's worth.
-            self._perform_chunk(operations[:1], live=live)
+            self._perform_chunk(operations[:1], live=recheck.live)
             self.first_request_done = True
             operations = operations[1:]
         for chunk in chunks(operations, CHUNK):
             if self._cancel_requested():
                 return
-            if not live.fresh:
+            if not recheck.live.fresh:
                 try:
-                    chunk = self._recheck(chunk, live=live, planned=planned)
+                    chunk = self._recheck(chunk, recheck=recheck)
                 except STOPPING_ERRORS as exc:
                     raise _StopBatch(exc.message) from exc
                 except errors.RegistryError as exc:
                     raise _RecheckFailed(exc) from exc
-            self._perform_chunk(chunk, live=live)
+            self._perform_chunk(chunk, live=recheck.live)
             self._renew_lease()
 
-    def _recheck(
-        self, chunk: list[Operation], *, live: LiveRepository, planned: set[str]
-    ) -> list[Operation]:
+    def _recheck(self, chunk: list[Operation], *, recheck: Recheck) -> list[Operation]:
         """Just before a chunk of requests: each manifest delete decided again against the
         tags pushed since the registry was last read (see `read_changes`)."""
-        repository = chunk[0].repository
         read_changes(
             client=self.client,
             registry=self.batch.registry,
-            repository=repository,
-            live=live,
+            repository=recheck.repository,
+            live=recheck.live,
             is_protected=self.is_protected,
         )
-        decided = decide_chunk(
-            chunk,
-            live=live,
-            planned=planned,
-            is_protected=self.is_protected,
-            deletes_by_tag=self.deletes_by_tag,
-        )
+        decided = recheck.chunk(chunk)
         self._save(decided.settled)
         return decided.operations
 
